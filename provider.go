@@ -1,0 +1,140 @@
+// Package mailconf holds the provider model that every protocol package serves from,
+// and the loading and validation of the YAML configuration that describes it.
+package mailconf
+
+import "strings"
+
+// Provider is one mail service: the servers a mail client should use for every
+// address in its domains.
+type Provider struct {
+	// ID identifies the provider; it is written as emailProvider@id in autoconfig,
+	// so it must be a valid hostname (conventionally the primary domain).
+	ID string `yaml:"id"`
+
+	// Builtin, when set, names a provider shipped inside the binary (for example
+	// "qq.com"); the entry then takes that provider whole and must set nothing else.
+	Builtin string `yaml:"builtin,omitempty"`
+
+	// DisplayName is the provider's full name, as one string or per language
+	// ({en: QQ Mail, zh-CN: QQ邮箱}); the first language listed is the default.
+	DisplayName Localized `yaml:"display_name"`
+
+	// ShortName is the provider's short name (at most 20 characters), plain or
+	// per language.
+	ShortName Localized `yaml:"short_name"`
+
+	// Domains are the mail domains the provider serves. The first is primary, the
+	// rest are aliases. Internationalized names are accepted and stored in
+	// lowercase A-label (punycode) form.
+	Domains []string `yaml:"domains"`
+
+	// Incoming lists the IMAP and POP3 servers, most preferred first.
+	Incoming []Server `yaml:"incoming"`
+
+	// Outgoing lists the SMTP submission servers, most preferred first.
+	Outgoing []Server `yaml:"outgoing"`
+
+	// NotOffered names services the provider decidedly does not offer, so DNS can
+	// publish RFC 6186 "not available" records for them. Values are SRV service
+	// names: imap, imaps, pop3, pop3s, submission, submissions.
+	NotOffered []string `yaml:"not_offered,omitempty"`
+
+	// Documentation links to pages that help users, each with a per-language
+	// description.
+	Documentation []Documentation `yaml:"documentation,omitempty"`
+
+	// Instructions are setup steps shown on help pages, per language (for QQ Mail:
+	// enable IMAP/SMTP and create an authorization code).
+	Instructions Localized `yaml:"instructions,omitempty"`
+}
+
+// PrimaryDomain returns the first of the provider's domains.
+func (p *Provider) PrimaryDomain() string {
+	if len(p.Domains) == 0 {
+		return ""
+	}
+	return p.Domains[0]
+}
+
+// Server is one incoming or outgoing mail server.
+type Server struct {
+	// Type is the protocol: imap or pop3 for incoming, smtp for outgoing.
+	// Outgoing servers default to smtp.
+	Type string `yaml:"type"`
+
+	// Hostname is the server's DNS name, literal (no placeholders).
+	Hostname string `yaml:"hostname"`
+
+	// Port is the TCP port, 1 to 65535.
+	Port int `yaml:"port"`
+
+	// Socket is the connection security: SSL (implicit TLS), STARTTLS or plain.
+	Socket SocketType `yaml:"socket"`
+
+	// Authentication is how the client proves who it is. Default password-cleartext
+	// (the password travels inside TLS).
+	Authentication Authentication `yaml:"authentication,omitempty"`
+
+	// Username is the login name: %EMAILADDRESS% (the default), %EMAILLOCALPART%,
+	// %EMAILDOMAIN%, or literal text.
+	Username string `yaml:"username,omitempty"`
+}
+
+// Protocol types of a Server.
+const (
+	TypeIMAP = "imap"
+	TypePOP3 = "pop3"
+	TypeSMTP = "smtp"
+)
+
+// SocketType is the connection security of a server, spelled as autoconfig spells it.
+type SocketType string
+
+// Socket types, in the exact case Thunderbird requires.
+const (
+	SocketSSL      SocketType = "SSL"
+	SocketSTARTTLS SocketType = "STARTTLS"
+	SocketPlain    SocketType = "plain"
+)
+
+// Authentication is a login method, spelled as autoconfig spells it.
+type Authentication string
+
+// Authentication methods (Mozilla autoconfig names).
+const (
+	AuthPasswordCleartext Authentication = "password-cleartext"
+	AuthPasswordEncrypted Authentication = "password-encrypted"
+	AuthOAuth2            Authentication = "OAuth2"
+	AuthClientIP          Authentication = "client-IP-address"
+	AuthTLSClientCert     Authentication = "TLS-client-cert"
+	AuthNone              Authentication = "none"
+)
+
+// Username placeholders a client substitutes.
+const (
+	PlaceholderAddress   = "%EMAILADDRESS%"
+	PlaceholderLocalPart = "%EMAILLOCALPART%"
+	PlaceholderDomain    = "%EMAILDOMAIN%"
+)
+
+// ExpandUsername replaces the username placeholders of pattern with the parts of
+// address, for protocols (such as Autodiscover) where the server fills them in.
+func ExpandUsername(pattern string, a Address) string {
+	if !strings.Contains(pattern, "%") {
+		return pattern
+	}
+	r := strings.NewReplacer(
+		PlaceholderAddress, a.String(),
+		PlaceholderLocalPart, a.LocalPart,
+		PlaceholderDomain, a.Domain,
+	)
+	return r.Replace(pattern)
+}
+
+// Documentation is a link to a page that helps users set up their client.
+type Documentation struct {
+	// URL is the absolute http or https address of the page.
+	URL string `yaml:"url"`
+	// Description says what the page is about, plain or per language.
+	Description Localized `yaml:"description"`
+}
