@@ -132,7 +132,14 @@ func NormalizeDomain(s string) (string, error) {
 	if len(s) > 4*maxDomainLen {
 		return "", fmt.Errorf("%w: too long", ErrBadDomain)
 	}
-	if !isLowerLDH(s) {
+	if isASCII(s) {
+		if !isLowerLDH(s) {
+			s = strings.ToLower(s)
+		}
+	} else {
+		if !utf8.ValidString(s) {
+			return "", fmt.Errorf("%w: not UTF-8", ErrBadDomain)
+		}
 		ascii, err := idna.Lookup.ToASCII(s)
 		if err != nil {
 			return "", fmt.Errorf("%w: %q: not a valid internationalized name", ErrBadDomain, s)
@@ -143,6 +150,15 @@ func NormalizeDomain(s string) (string, error) {
 		return "", err
 	}
 	return s, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // isLowerLDH reports whether s holds only lowercase letters, digits, hyphens and dots,

@@ -95,3 +95,13 @@ func (s *Server) SRVService() string {
 	}
 	return ""
 }
+
+// Config returns the normalized configuration the catalog was built from, with
+// defaults filled in and built-in providers expanded.
+func (c *Catalog) Config() Config {
+	cfg := Config{Autodiscover: c.Autodiscover, DNS: c.DNS}
+	for _, p := range c.Providers {
+		cfg.Providers = append(cfg.Providers, *p)
+	}
+	return cfg
+}

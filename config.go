@@ -153,7 +153,7 @@ func Parse(name string, data []byte) (*Catalog, error) {
 		return nil, v.result()
 	}
 	cat := v.check(&cfg)
-	if len(v.problems) > 0 {
+	if v.errorCount() > 0 {
 		return nil, v.result()
 	}
 	cat.Source = name

@@ -305,9 +305,17 @@ func (v *validator) checkProvider(p *Provider, path string) {
 	}
 	checkLength("display_name", p.DisplayName, 30, 60)
 	if p.ShortName.Default() == "" {
+		// The display name stands in when it is short enough.
+		for _, t := range p.DisplayName {
+			if utf8.RuneCountInString(t.Value) > 20 {
+				v.add(path+".short_name", "missing, and display_name %q is too long to stand in for it: give a short_name of at most 20 characters", t.Value)
+				break
+			}
+		}
 		p.ShortName = p.DisplayName
+	} else {
+		checkLength("short_name", p.ShortName, 12, 20)
 	}
-	checkLength("short_name", p.ShortName, 12, 20)
 
 	if len(p.Domains) == 0 {
 		v.add(path+".domains", "missing: list at least one domain")

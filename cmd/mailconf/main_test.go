@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{nil, 2, []string{"serve", "validate", "version"}},
+		{[]string{"-h"}, 0, []string{"Commands:"}},
+		{[]string{"frobnicate"}, 2, []string{`unknown command "frobnicate"`}},
+		{[]string{"serve", "-h"}, 0, []string{"-http address", `(default ":8080")`, "-config file", "-log-format", `(default "text")`}},
+		{[]string{"validate", "-h"}, 0, []string{"-config file", "built-in"}},
+		{[]string{"version", "-h"}, 0, []string{"Usage: mailconf version"}},
+		{[]string{"serve", "-nope"}, 2, []string{"flag provided but not defined: -nope"}},
+		{[]string{"validate", "stray"}, 2, []string{`unexpected argument "stray"`}},
+		{[]string{"serve", "-log-format", "xml", "-http", "127.0.0.1:0"}, 1, []string{`-log-format "xml"`}},
+	} {
+		code, stdout, stderr := runCmd(t, tc.args...)
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", tc.args, code, tc.code, stdout, stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stdout+stderr, w) {
+				t.Errorf("%v: output lacks %q:\n%s%s", tc.args, w, stdout, stderr)
+			}
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := runCmd(t, "version")
+	if code != 0 || !strings.HasPrefix(stdout, "mailconf ") || !strings.Contains(stdout, "go1.") {
+		t.Fatalf("exit %d: %q", code, stdout)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte(`providers:
+  - id: example.net
+    display_name: Example
+    domains: [example.net]
+    incoming:
+      - type: imap
+        hostname: imap.example.net
+        port: 99999
+        socket: TLS
+    outgoing: []
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{[]string{"validate"}, 0, []string{"builtin.yaml: ok (1 providers, 2 domains)"}},
+		{[]string{"validate", "-config", "../../deploy/mailconf.example.yaml"}, 0, []string{"mailconf.example.yaml: ok (2 providers, 5 domains)"}},
+		{[]string{"validate", "-config", bad}, 1, []string{
+			bad + ":8: providers[0].incoming[0].port: 99999 is outside 1..65535",
+			bad + `:9: providers[0].incoming[0].socket: "TLS" is not SSL, STARTTLS or plain`,
+			bad + ":10: providers[0].outgoing: missing",
+			"3 problem(s) in " + bad,
+		}},
+		{[]string{"validate", "-config", filepath.Join(dir, "missing.yaml")}, 1, []string{"no such file"}},
+	} {
+		code, stdout, stderr := runCmd(t, tc.args...)
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d\n%s%s", tc.args, code, tc.code, stdout, stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stdout+stderr, w) {
+				t.Errorf("%v: output lacks %q:\n%s%s", tc.args, w, stdout, stderr)
+			}
+		}
+	}
+}
+
+// lockedBuffer collects the server's log while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestServe runs `mailconf serve` on the built-in default, fetches the QQ Mail
+// document over a real listener, and stops it the way SIGTERM does.
+func TestServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "-http", "127.0.0.1:0", "-log-format", "json"}, io.Discard, logs) }()
+
+	addrRE := regexp.MustCompile(`"proto":"http","addr":"([^"]+)"`)
+	var addr string
+	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := addrRE.FindStringSubmatch(logs.String()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		t.Fatalf("server did not report its address:\n%s", logs.String())
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/mail/config-v1.1.xml?emailaddress=someone%40foxmail.com", nil)
+	req.Host = "autoconfig.foxmail.com"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("<hostname>imap.qq.com</hostname>")) {
+		t.Fatalf("status %d:\n%s", resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d:\n%s", code, logs.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	found := false
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, `"msg":"http"`) {
+			found = true
+			for _, want := range []string{`"method":"GET"`, `"path":"/mail/config-v1.1.xml"`, `"status":200`, `"domain":"foxmail.com"`, `"duration":`} {
+				if !strings.Contains(line, want) {
+					t.Errorf("request log %s lacks %s", line, want)
+				}
+			}
+			if strings.Contains(line, "someone") {
+				t.Errorf("request log leaks the address: %s", line)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no request log line:\n%s", logs.String())
+	}
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mailconf/mailconf"
+)
+
+func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("validate", "Check a configuration file: every problem is listed with file, line and field.\nWithout -config the built-in configuration is checked.", stderr)
+	configPath := fs.String("config", "", "configuration `file` (YAML); empty checks the built-in QQ Mail configuration")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cat, err := loadCatalog(*configPath)
+	if err != nil {
+		var pl *mailconf.ProblemList
+		if errors.As(err, &pl) {
+			n := 0
+			for _, p := range pl.Problems {
+				fmt.Fprintln(stdout, p)
+				if !p.Warning {
+					n++
+				}
+			}
+			return fmt.Errorf("%d problem(s) in %s", n, sourceName(*configPath))
+		}
+		return err
+	}
+	for _, w := range cat.Warnings {
+		fmt.Fprintln(stdout, w)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d providers, %d domains)\n", cat.Source, len(cat.Providers), len(cat.Domains()))
+	return nil
+}
+
+// loadCatalog loads the configuration file, or the built-in one when path is empty.
+func loadCatalog(path string) (*mailconf.Catalog, error) {
+	if path == "" {
+		return mailconf.Default()
+	}
+	return mailconf.Load(path)
+}
+
+func sourceName(path string) string {
+	if path == "" {
+		return mailconf.BuiltinName
+	}
+	return path
+}

@@ -1,0 +1,272 @@
+package mailconf
+
+import (
+	"errors"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// goodProvider is a valid provider entry; bad configs below change one thing in it.
+const goodProvider = `
+  - id: example.net
+    display_name: Example
+    domains: [example.net]
+    incoming:
+      - type: imap
+        hostname: imap.example.net
+        port: 993
+        socket: SSL
+    outgoing:
+      - hostname: smtp.example.net
+        port: 465
+        socket: SSL
+`
+
+// TestValidateRejects gives one bad configuration per rule and checks that the problem
+// names the file, the line and the field.
+func TestValidateRejects(t *testing.T) {
+	cases := []struct {
+		name  string
+		yaml  string
+		line  int
+		field string
+		msg   string
+	}{
+		{"unknown top-level key", "providers:" + goodProvider + "listen: :80\n", 14, "listen", `unknown key "listen"`},
+		{"unknown provider key", "providers:" + goodProvider + "    colour: blue\n", 14, "providers[0].colour", `unknown key "colour"`},
+		{"unknown server key", strings.Replace("providers:"+goodProvider, "        port: 993", "        port: 993\n        tls: yes", 1), 9, "providers[0].incoming[0].tls", `unknown key "tls"`},
+		{"bad socket", strings.Replace("providers:"+goodProvider, "socket: SSL", "socket: TLS", 1), 9, "providers[0].incoming[0].socket", `"TLS" is not SSL, STARTTLS or plain`},
+		{"socket wrong case", strings.Replace("providers:"+goodProvider, "socket: SSL", "socket: ssl", 1), 9, "providers[0].incoming[0].socket", `"ssl" is not SSL`},
+		{"bad incoming type", strings.Replace("providers:"+goodProvider, "type: imap", "type: exchange", 1), 6, "providers[0].incoming[0].type", `"exchange" is not an incoming server type`},
+		{"bad outgoing type", strings.Replace("providers:"+goodProvider, "      - hostname: smtp", "      - type: imap\n        hostname: smtp", 1), 11, "providers[0].outgoing[0].type", `"imap" is not an outgoing server type`},
+		{"bad authentication", strings.Replace("providers:"+goodProvider, "port: 465", "port: 465\n        authentication: plain", 1), 13, "providers[0].outgoing[0].authentication", `"plain" is not one of`},
+		{"port zero", strings.Replace("providers:"+goodProvider, "port: 993", "port: 0", 1), 8, "providers[0].incoming[0].port", "0 is outside 1..65535"},
+		{"port too big", strings.Replace("providers:"+goodProvider, "port: 465", "port: 70000", 1), 12, "providers[0].outgoing[0].port", "70000 is outside 1..65535"},
+		{"port not a number", strings.Replace("providers:"+goodProvider, "port: 465", "port: smtps", 1), 12, "providers[0].outgoing[0].port", "want a whole number"},
+		{"invalid hostname", strings.Replace("providers:"+goodProvider, "imap.example.net", "imap_server!.example.net", 1), 7, "providers[0].incoming[0].hostname", "letters, digits and hyphens"},
+		{"placeholder hostname", strings.Replace("providers:"+goodProvider, "imap.example.net", "imap.%EMAILDOMAIN%", 1), 7, "providers[0].incoming[0].hostname", "must be literal"},
+		{"invalid domain", strings.Replace("providers:"+goodProvider, "domains: [example.net]", "domains: [-bad-.example]", 1), 4, "providers[0].domains[0]", "starts or ends with a hyphen"},
+		{"invalid id", strings.Replace("providers:"+goodProvider, "id: example.net", "id: Example Mail", 1), 2, "providers[0].id", "not a valid hostname"},
+		{"no incoming", strings.Replace("providers:"+goodProvider, "    incoming:\n      - type: imap\n        hostname: imap.example.net\n        port: 993\n        socket: SSL\n", "", 1), 2, "providers[0].incoming", "list at least one incoming"},
+		{"no outgoing", strings.Replace("providers:"+goodProvider, "    outgoing:\n      - hostname: smtp.example.net\n        port: 465\n        socket: SSL\n", "", 1), 2, "providers[0].outgoing", "list at least one outgoing"},
+		{"no domains", strings.Replace("providers:"+goodProvider, "    domains: [example.net]\n", "", 1), 2, "providers[0].domains", "list at least one domain"},
+		{"domain claimed twice", "providers:" + goodProvider + strings.Replace(goodProvider, "id: example.net", "id: other.example", 1), 17, "providers[1].domains[0]", "domain example.net is already claimed by providers[0]"},
+		{"domain claimed twice via IDN", "providers:" + strings.Replace(goodProvider, "[example.net]", "[bücher.example]", 1) + strings.Replace(strings.Replace(goodProvider, "id: example.net", "id: other.example", 1), "[example.net]", "[XN--BCHER-KVA.example]", 1), 17, "providers[1].domains[0]", "xn--bcher-kva.example is already claimed"},
+		{"duplicate id", "providers:" + goodProvider + strings.Replace(goodProvider, "[example.net]", "[example.org]", 1), 15, "providers[1].id", `id "example.net" is already used by providers[0]`},
+		{"builtin with other keys", "providers:\n  - builtin: qq.com\n    domains: [x.example]\n", 2, "providers[0]", "cannot also set other keys"},
+		{"unknown builtin", "providers:\n  - builtin: gmail.com\n", 2, "providers[0].builtin", `no built-in provider "gmail.com"`},
+		{"no providers", "providers: []\n", 1, "providers", "list at least one provider"},
+		{"empty file", "", 0, "", "the file is empty"},
+		{"not YAML", "providers: [\n", 1, "", "did not find expected node content"},
+		{"mixed placeholder username", strings.Replace("providers:"+goodProvider, "port: 993", "port: 993\n        username: \"%EMAILLOCALPART%@corp\"", 1), 9, "providers[0].incoming[0].username", "a placeholder must be the whole username"},
+		{"bad language tag", strings.Replace("providers:"+goodProvider, "display_name: Example", "display_name: {not a tag: x}", 1), 3, "providers[0].display_name", "not a language tag"},
+		{"display name too long", strings.Replace("providers:"+goodProvider, "display_name: Example", "display_name: "+strings.Repeat("x", 61)+"\n    short_name: x", 1), 3, "providers[0].display_name", "at most 60 allowed"},
+		{"bad documentation url", "providers:" + goodProvider + "    documentation:\n      - url: javascript:alert(1)\n        description: x\n", 15, "providers[0].documentation[0].url", "not an absolute http or https URL"},
+		{"not_offered offered", "providers:" + goodProvider + "    not_offered: [imaps]\n", 14, "providers[0].not_offered[0]", "imaps is offered by imap.example.net:993"},
+		{"not_offered unknown", "providers:" + goodProvider + "    not_offered: [caldav]\n", 14, "providers[0].not_offered[0]", `"caldav" is not a service name`},
+		{"autodiscover http url", "providers:" + goodProvider + "autodiscover:\n  url: http://autodiscover.example.net/autodiscover/autodiscover.xml\n", 15, "autodiscover.url", "not an absolute https URL"},
+		{"mobilesync answer", "providers:" + goodProvider + "autodiscover:\n  mobilesync_answer: eas\n", 15, "autodiscover.mobilesync_answer", `"eas": want imap`},
+		{"dns address", "providers:" + goodProvider + "dns:\n  addresses: [192.0.2.300]\n", 15, "dns.addresses[0]", "not an IPv4 or IPv6 address"},
+		{"dns weight range", "providers:" + goodProvider + "dns:\n  weight: 70000\n", 15, "dns.weight", "out of range"},
+		{"dns nameserver", "providers:" + goodProvider + "dns:\n  nameservers: [ns1]\n", 15, "dns.nameservers[0]", "not a fully qualified name"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("bad.yaml", []byte(tc.yaml))
+			if err == nil {
+				t.Fatalf("accepted:\n%s", tc.yaml)
+			}
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("error %v is not ErrInvalidConfig", err)
+			}
+			var pl *ProblemList
+			if !errors.As(err, &pl) {
+				t.Fatalf("error %T is not a *ProblemList", err)
+			}
+			for _, p := range pl.Problems {
+				if p.Warning || !strings.Contains(p.Message, tc.msg) {
+					continue
+				}
+				if p.File != "bad.yaml" || p.Line != tc.line || p.Field != tc.field {
+					t.Fatalf("problem %q at %s:%d field %q, want line %d field %q", p.Message, p.File, p.Line, p.Field, tc.line, tc.field)
+				}
+				want := "bad.yaml"
+				if tc.line > 0 {
+					want += ":" + strconv.Itoa(tc.line)
+				}
+				if !strings.HasPrefix(p.String(), want+": ") {
+					t.Errorf("message %q does not start with %q", p.String(), want)
+				}
+				return
+			}
+			t.Fatalf("no problem containing %q in:\n%v", tc.msg, err)
+		})
+	}
+}
+
+// TestValidateListsEveryProblem checks that problems are not reported one at a time.
+func TestValidateListsEveryProblem(t *testing.T) {
+	bad := strings.NewReplacer("port: 993", "port: 0", "socket: SSL", "socket: TLS", "smtp.example.net", "bad_host").Replace("providers:" + goodProvider)
+	_, err := Parse("bad.yaml", []byte(bad))
+	var pl *ProblemList
+	if !errors.As(err, &pl) || len(pl.Problems) < 4 {
+		t.Fatalf("want at least 4 problems, got %v", err)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	plain := strings.Replace("providers:"+goodProvider, "socket: SSL", "socket: plain", 1)
+	cat, err := Parse("warn.yaml", []byte(plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Warnings) != 1 || cat.Warnings[0].Line != 9 || !strings.Contains(cat.Warnings[0].String(), "warning: providers[0].incoming[0].socket: plain") {
+		t.Fatalf("warnings %v", cat.Warnings)
+	}
+}
+
+// TestRoundTrip loads the example configuration and the built-in one, writes each back
+// as YAML and loads that again: the result must be identical.
+func TestRoundTrip(t *testing.T) {
+	example, err := os.ReadFile("deploy/mailconf.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"example": example, "builtin": builtinYAML} {
+		t.Run(name, func(t *testing.T) {
+			cat, err := Parse(name, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cat.Warnings) > 0 {
+				t.Errorf("warnings: %v", cat.Warnings)
+			}
+			out, err := yaml.Marshal(cat.Config())
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := Parse(name+"-again", out)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if !reflect.DeepEqual(cat.Config(), again.Config()) {
+				t.Fatalf("round trip changed the configuration:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestDefault pins the built-in QQ Mail provider to the values in qq-mail.md.
+func TestDefault(t *testing.T) {
+	cat, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Providers) != 1 {
+		t.Fatalf("%d providers", len(cat.Providers))
+	}
+	p := cat.Providers[0]
+	if p.ID != "qq.com" || !reflect.DeepEqual(p.Domains, []string{"qq.com", "foxmail.com"}) {
+		t.Errorf("id %q domains %v", p.ID, p.Domains)
+	}
+	want := []Server{
+		{Type: "imap", Hostname: "imap.qq.com", Port: 993, Socket: SocketSSL, Authentication: AuthPasswordCleartext, Username: PlaceholderAddress},
+		{Type: "pop3", Hostname: "pop.qq.com", Port: 995, Socket: SocketSSL, Authentication: AuthPasswordCleartext, Username: PlaceholderAddress},
+		{Type: "smtp", Hostname: "smtp.qq.com", Port: 465, Socket: SocketSSL, Authentication: AuthPasswordCleartext, Username: PlaceholderAddress},
+	}
+	if got := append(append([]Server(nil), p.Incoming...), p.Outgoing...); !reflect.DeepEqual(got, want) {
+		t.Errorf("servers %+v", got)
+	}
+	if p.DisplayName.In("zh-CN") != "QQ邮箱" || p.DisplayName.In("en") != "QQ Mail" || p.DisplayName.In("zh-TW") != "QQ邮箱" {
+		t.Errorf("display names %v", p.DisplayName)
+	}
+	for _, q := range []string{"qq.com", "foxmail.com"} {
+		if got, ok := cat.Lookup(q); !ok || got != p {
+			t.Errorf("Lookup(%s)", q)
+		}
+	}
+	if _, ok := cat.Lookup("vip.qq.com"); ok {
+		t.Error("vip.qq.com is unverified and must not be served by default")
+	}
+}
+
+func TestParseAddress(t *testing.T) {
+	cases := []struct {
+		in, local, domain string
+		ok                bool
+	}{
+		{"user@qq.com", "user", "qq.com", true},
+		{"User.Name+tag@QQ.COM", "User.Name+tag", "qq.com", true},
+		{"用户@bücher.example", "用户", "xn--bcher-kva.example", true},
+		{`"a<b"@qq.com`, `"a<b"`, "qq.com", true},
+		{`"a\"b"@qq.com`, `"a\"b"`, "qq.com", true},
+		{"user@qq.com.", "user", "qq.com", true},
+		{"a<b@qq.com", "", "", false},
+		{"a&b@qq.com", "a&b", "qq.com", true}, // & is atext (RFC 5322 §3.2.3)
+		{"a b@qq.com", "", "", false},
+		{"a\x00b@qq.com", "", "", false},
+		{"a\r\nb@qq.com", "", "", false},
+		{"@qq.com", "", "", false},
+		{"userqq.com", "", "", false},
+		{"a@b@qq.com", "", "", false},
+		{".a@qq.com", "", "", false},
+		{"a..b@qq.com", "", "", false},
+		{"a@qq", "", "", false},
+		{"a@127.0.0.1", "", "", false},
+		{"a@[127.0.0.1]", "", "", false},
+		{"a@-x.com", "", "", false},
+		{strings.Repeat("a", 65) + "@qq.com", "", "", false},
+		{"a@" + strings.Repeat("b", 250) + ".com", "", "", false},
+		{"a@xn--zzzz-.example", "", "", false},
+		{"\xff@qq.com", "", "", false},
+	}
+	for _, tc := range cases {
+		a, err := ParseAddress(tc.in)
+		if (err == nil) != tc.ok {
+			t.Errorf("ParseAddress(%q): err %v, want ok=%v", tc.in, err, tc.ok)
+			continue
+		}
+		if err != nil && !errors.Is(err, ErrBadAddress) {
+			t.Errorf("ParseAddress(%q): %v is not ErrBadAddress", tc.in, err)
+		}
+		if tc.ok && (a.LocalPart != tc.local || a.Domain != tc.domain) {
+			t.Errorf("ParseAddress(%q) = %q, %q", tc.in, a.LocalPart, a.Domain)
+		}
+	}
+}
+
+func TestHostDomain(t *testing.T) {
+	for in, want := range map[string]string{
+		"qq.com":                 "qq.com",
+		"AutoConfig.QQ.com:8080": "autoconfig.qq.com",
+		"qq.com.":                "qq.com",
+		"qq.com.:443":            "qq.com",
+		"[::1]:8080":             "[::1]",
+		"bücher.example":         "xn--bcher-kva.example",
+		strings.Repeat("a", 300): "",
+		"autoconfig.\xffbad.com": "",
+	} {
+		if got := HostDomain(in); got != want {
+			t.Errorf("HostDomain(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestExpandUsername(t *testing.T) {
+	a := Address{LocalPart: "user", Domain: "qq.com"}
+	for pattern, want := range map[string]string{
+		PlaceholderAddress:   "user@qq.com",
+		PlaceholderLocalPart: "user",
+		PlaceholderDomain:    "qq.com",
+		"literal":            "literal",
+	} {
+		if got := ExpandUsername(pattern, a); got != want {
+			t.Errorf("ExpandUsername(%q) = %q", pattern, got)
+		}
+	}
+}

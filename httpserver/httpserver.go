@@ -1,0 +1,213 @@
+// Package httpserver puts the protocol handlers behind one http.Handler that logs each
+// request, recovers from panics and renders errors, and configures the listeners.
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Registrar is a protocol handler that adds its routes to an echo instance.
+type Registrar interface {
+	Register(e *echo.Echo)
+}
+
+// Handler serves every registered protocol and writes one log line per request.
+type Handler struct {
+	echo    *echo.Echo
+	log     *slog.Logger
+	writers sync.Pool // *loggingWriter
+}
+
+// NewHandler builds the echo router with the routes of every registrar. Requests are
+// logged to log at Info level; a nil log discards them.
+func NewHandler(log *slog.Logger, registrars ...Registrar) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	// Never trust X-Forwarded-For or X-Real-IP from clients (echo v4 does by default).
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = plainTextError
+	for _, r := range registrars {
+		r.Register(e)
+	}
+	h := &Handler{echo: e, log: log}
+	h.writers.New = func() any { return new(loggingWriter) }
+	return h
+}
+
+// Echo returns the router, for tests and for registering further routes.
+func (h *Handler) Echo() *echo.Echo { return h.echo }
+
+// ServeHTTP routes the request and logs it: method, path without the query, status,
+// duration and the domain the handler resolved. Never the query or an address.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	lw := h.writers.Get().(*loggingWriter)
+	lw.reset(w)
+	defer h.finish(lw, r, start)
+	h.echo.ServeHTTP(lw, r)
+}
+
+func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
+	if p := recover(); p != nil {
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+		h.log.LogAttrs(r.Context(), slog.LevelError, "http handler panic",
+			slog.String("path", logPath(r.URL.EscapedPath())), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+		if !lw.wroteHeader {
+			http.Error(lw, "internal error", http.StatusInternalServerError)
+		}
+	}
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "http",
+		slog.String("method", r.Method),
+		slog.String("path", logPath(r.URL.EscapedPath())),
+		slog.Int("status", lw.status),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("domain", lw.domain),
+	)
+	lw.reset(nil)
+	h.writers.Put(lw)
+}
+
+// maxLoggedPath bounds how much of a path is logged.
+const maxLoggedPath = 200
+
+// logPath returns a path fit for the log: segments holding an address are replaced,
+// and long paths are cut.
+func logPath(p string) string {
+	if strings.IndexByte(p, '@') >= 0 {
+		segs := strings.Split(p, "/")
+		for i, s := range segs {
+			if strings.IndexByte(s, '@') >= 0 {
+				segs[i] = "{address}"
+			}
+		}
+		p = strings.Join(segs, "/")
+	}
+	if len(p) > maxLoggedPath {
+		p = p[:maxLoggedPath] + "..."
+	}
+	return p
+}
+
+// loggingWriter records the status and the resolved domain of one response.
+type loggingWriter struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+	domain      string
+}
+
+func (w *loggingWriter) reset(rw http.ResponseWriter) {
+	*w = loggingWriter{ResponseWriter: rw, status: http.StatusOK}
+}
+
+// NoteDomain lets a protocol handler tell the request log which configured domain the
+// request resolved to. Handlers find it through the response writer:
+//
+//	if n, ok := c.Response().Writer.(interface{ NoteDomain(domain, provider string) }); ok { ... }
+func (w *loggingWriter) NoteDomain(domain, provider string) {
+	w.domain = domain
+}
+
+func (w *loggingWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status = code
+		w.wroteHeader = code >= 200
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *loggingWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap gives http.ResponseController the underlying writer (deadlines, flushing).
+func (w *loggingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// plainTextError renders errors that reach echo as a short plain-text status line.
+// Protocol handlers answer their own protocol errors; this covers unknown paths and
+// methods. It never includes request data.
+func plainTextError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code := http.StatusInternalServerError
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code = he.Code
+	}
+	if code == http.StatusInternalServerError {
+		c.Logger().Error(err)
+	}
+	body := fmt.Sprintf("%d %s\n", code, http.StatusText(code))
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(code)
+		return
+	}
+	_ = c.String(code, body)
+}
+
+// Timeouts and limits of the HTTP listeners.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 20 * time.Second
+	WriteTimeout      = 20 * time.Second
+	IdleTimeout       = 120 * time.Second
+	MaxHeaderBytes    = 16 << 10
+)
+
+// NewServer returns an http.Server for h with the listener timeouts and header limit
+// set, so slow or oversized clients are cut off.
+func NewServer(h http.Handler, log *slog.Logger) *http.Server {
+	var errLog *slog.Logger = log
+	if errLog == nil {
+		errLog = slog.New(slog.DiscardHandler)
+	}
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(errLog.Handler(), slog.LevelDebug),
+	}
+}
+
+// Serve runs srv on ln until ctx is done, then shuts it down, letting requests in
+// flight finish within grace.
+func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
