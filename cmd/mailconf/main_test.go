@@ -124,7 +124,9 @@ func TestServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &lockedBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "-http", "127.0.0.1:0", "-log-format", "json"}, io.Discard, logs) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "-http", "127.0.0.1:0", "-log-format", "json"}, io.Discard, logs)
+	}()
 
 	addrRE := regexp.MustCompile(`"proto":"http","addr":"([^"]+)"`)
 	var addr string
