@@ -1,0 +1,372 @@
+package autodiscover
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mailconf/mailconf"
+)
+
+// Deterministic Time and Id attributes for tests and golden files.
+var fixedTime = time.Date(2025, 11, 26, 21, 25, 4, 889708300, time.UTC)
+
+const fixedID = 4130155072
+
+// testYAML is a second deployment: QQ Mail plus a provider with STARTTLS and plain
+// servers, per-server username patterns, a literal username that needs escaping,
+// a configured Autodiscover URL, the mobilesync IMAP switch and a TTL.
+const testYAML = `
+providers:
+  - builtin: qq.com
+  - id: example.net
+    display_name: Example Mail
+    domains: [example.net, example.org]
+    incoming:
+      - type: imap
+        hostname: imap.example.net
+        port: 143
+        socket: STARTTLS
+        username: "%EMAILLOCALPART%"
+      - type: pop3
+        hostname: pop.example.net
+        port: 110
+        socket: plain
+        username: "pop&\"box'<1>"
+    outgoing:
+      - type: smtp
+        hostname: smtp.example.net
+        port: 587
+        socket: STARTTLS
+        username: "%EMAILLOCALPART%"
+      - type: smtp
+        hostname: relay.example.net
+        port: 25
+        socket: plain
+        authentication: none
+        username: "%EMAILDOMAIN%"
+autodiscover:
+  url: https://autodiscover.example.net/autodiscover/autodiscover.xml
+  mobilesync_answer: imap
+  ttl: 24
+`
+
+func qqCatalog(t testing.TB) *mailconf.Catalog {
+	t.Helper()
+	cat, err := mailconf.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+func testCatalog(t testing.TB) *mailconf.Catalog {
+	t.Helper()
+	cat, err := mailconf.Parse("test.yaml", []byte(testYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+// newTestHandler returns a Handler with the deterministic clock and Id.
+func newTestHandler(t testing.TB, cat *mailconf.Catalog) *Handler {
+	t.Helper()
+	h, err := New(cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.now = func() time.Time { return fixedTime }
+	h.serverID = fixedID
+	return h
+}
+
+// noted records NoteDomain calls, as the project's request logger receives them.
+type noted struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (n *noted) add(s string) { n.mu.Lock(); n.calls = append(n.calls, s); n.mu.Unlock() }
+
+func (n *noted) last() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.calls) == 0 {
+		return ""
+	}
+	return n.calls[len(n.calls)-1]
+}
+
+// notingContext is an echo.Context with the NoteDomain hook.
+type notingContext struct {
+	echo.Context
+	n *noted
+}
+
+func (c notingContext) NoteDomain(domain, provider string) { c.n.add(domain + " " + provider) }
+
+// testServer is a real listener on 127.0.0.1 serving an echo that h registered on,
+// next to an unrelated, case-sensitive route of another package.
+type testServer struct {
+	*httptest.Server
+	noted *noted
+}
+
+func startServer(t testing.TB, h *Handler) *testServer {
+	t.Helper()
+	e := newEcho(h)
+	n := &noted{}
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error { return next(notingContext{c, n}) }
+	})
+	ts := httptest.NewServer(e)
+	t.Cleanup(ts.Close)
+	return &testServer{Server: ts, noted: n}
+}
+
+func newEcho(h *Handler) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.GET("/Other/Path", func(c echo.Context) error { return c.String(http.StatusOK, "other") })
+	h.Register(e)
+	return e
+}
+
+// do sends one request and returns the response with its body read.
+func (ts *testServer) do(t testing.TB, method, path, contentType, body string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body == "" {
+		req.Body, req.ContentLength = http.NoBody, 0
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		if strings.EqualFold(header[i], "Host") {
+			req.Host = header[i+1]
+			continue
+		}
+		req.Header.Set(header[i], header[i+1])
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+// autodiscoverRequest builds a POX request the way Outlook sends it.
+func autodiscoverRequest(address string) string {
+	return `<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="` + nsRequestOutlook + `"><Request><EMailAddress>` +
+		address + `</EMailAddress><AcceptableResponseSchema>` + nsResponseOutlook + `</AcceptableResponseSchema></Request></Autodiscover>`
+}
+
+// node is a parsed XML element with resolved namespaces.
+type node struct {
+	Name     xml.Name
+	Attr     []xml.Attr
+	Text     string
+	Children []*node
+}
+
+func (n *node) child(local string) *node {
+	for _, c := range n.Children {
+		if c.Name.Local == local {
+			return c
+		}
+	}
+	return nil
+}
+
+func (n *node) all(local string) []*node {
+	var out []*node
+	for _, c := range n.Children {
+		if c.Name.Local == local {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (n *node) attr(local string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Name.Local == local && a.Name.Space == "" {
+			return a.Value, true
+		}
+	}
+	return "", false
+}
+
+// parseXML parses a whole document strictly with encoding/xml, as a namespace-aware
+// client does. It fails on anything but exactly one root element.
+func parseXML(b []byte) (*node, error) {
+	dec := xml.NewDecoder(strings.NewReader(string(b)))
+	var stack []*node
+	var root *node
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch tok := tok.(type) {
+		case xml.StartElement:
+			n := &node{Name: tok.Name, Attr: tok.Attr}
+			if len(stack) == 0 {
+				if root != nil {
+					return nil, errors.New("two root elements")
+				}
+				root = n
+			} else {
+				p := stack[len(stack)-1]
+				p.Children = append(p.Children, n)
+			}
+			stack = append(stack, n)
+		case xml.EndElement:
+			stack = stack[:len(stack)-1]
+		case xml.CharData:
+			if len(stack) > 0 {
+				stack[len(stack)-1].Text += string(tok)
+			} else if strings.TrimSpace(string(tok)) != "" {
+				return nil, errors.New("text outside the root element")
+			}
+		case xml.Directive:
+			return nil, errors.New("directive in a response")
+		}
+	}
+	if root == nil {
+		return nil, errors.New("no root element")
+	}
+	return root, nil
+}
+
+// errorOf returns the ErrorCode of an error document, or "" for a settings document.
+func errorOf(t testing.TB, b []byte) string {
+	t.Helper()
+	root, err := parseXML(b)
+	if err != nil {
+		t.Fatalf("response is not XML: %v\n%s", err, b)
+	}
+	resp := root.child("Response")
+	if resp == nil {
+		t.Fatalf("no Response:\n%s", b)
+	}
+	if e := resp.child("Error"); e != nil {
+		if c := e.child("ErrorCode"); c != nil {
+			return c.Text
+		}
+		t.Fatalf("Error without ErrorCode:\n%s", b)
+	}
+	return ""
+}
+
+// settings is what a client reads from a settings document.
+type settings struct {
+	DisplayName string
+	Protocols   []protocol
+}
+
+type protocol struct {
+	Type, Server, Port, LoginName, SPA, SSL, Encryption, AuthRequired, UsePOPAuth, SMTPLast, TTL string
+}
+
+func (p protocol) String() string {
+	return fmt.Sprintf("%s %s:%s login=%q ssl=%s enc=%s auth=%s", p.Type, p.Server, p.Port, p.LoginName, p.SSL, p.Encryption, p.AuthRequired)
+}
+
+// settingsOf parses a settings document.
+func settingsOf(t testing.TB, b []byte) settings {
+	t.Helper()
+	root, err := parseXML(b)
+	if err != nil {
+		t.Fatalf("response is not XML: %v\n%s", err, b)
+	}
+	resp := root.child("Response")
+	if resp == nil || resp.child("Account") == nil {
+		t.Fatalf("not a settings document:\n%s", b)
+	}
+	var s settings
+	if u := resp.child("User"); u != nil && u.child("DisplayName") != nil {
+		s.DisplayName = u.child("DisplayName").Text
+	}
+	text := func(n *node, name string) string {
+		if c := n.child(name); c != nil {
+			return c.Text
+		}
+		return "<absent>"
+	}
+	for _, p := range resp.child("Account").all("Protocol") {
+		s.Protocols = append(s.Protocols, protocol{
+			Type: text(p, "Type"), Server: text(p, "Server"), Port: text(p, "Port"),
+			LoginName: text(p, "LoginName"), SPA: text(p, "SPA"), SSL: text(p, "SSL"),
+			Encryption: text(p, "Encryption"), AuthRequired: text(p, "AuthRequired"),
+			UsePOPAuth: text(p, "UsePOPAuth"), SMTPLast: text(p, "SMTPLast"), TTL: text(p, "TTL"),
+		})
+	}
+	return s
+}
+
+// checkLogins asserts that every Protocol's LoginName is the provider's username
+// pattern expanded for addr, as mailconf.ExpandUsername does.
+func checkLogins(t testing.TB, cat *mailconf.Catalog, s settings, address string) {
+	t.Helper()
+	addr, err := mailconf.ParseAddress(address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := cat.Lookup(addr.Domain)
+	if !ok {
+		t.Fatalf("%s: no provider", address)
+	}
+	servers := append(append([]mailconf.Server(nil), p.Incoming...), p.Outgoing...)
+	if len(s.Protocols) != len(servers) {
+		t.Fatalf("%d protocols, want %d", len(s.Protocols), len(servers))
+	}
+	if s.DisplayName != addr.String() {
+		t.Errorf("DisplayName %q, want %q", s.DisplayName, addr.String())
+	}
+	for i, srv := range servers {
+		if want := mailconf.ExpandUsername(srv.Username, addr); s.Protocols[i].LoginName != want {
+			t.Errorf("protocol %d (%s): LoginName %q, want %q", i, srv.Hostname, s.Protocols[i].LoginName, want)
+		}
+		if s.Protocols[i].Server != srv.Hostname {
+			t.Errorf("protocol %d: Server %q, want %q", i, s.Protocols[i].Server, srv.Hostname)
+		}
+	}
+}
+
+// checkXMLHeaders asserts what every POX answer carries.
+func checkXMLHeaders(t testing.TB, resp *http.Response) {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("status %d, want 200", resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "text/xml; charset=utf-8" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if v := resp.Header.Values("WWW-Authenticate"); len(v) > 0 {
+		t.Errorf("WWW-Authenticate sent: %q", v)
+	}
+}
