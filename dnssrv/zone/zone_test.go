@@ -1,0 +1,252 @@
+package zone
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+
+	"github.com/mailconf/mailconf"
+)
+
+func testCatalog(t *testing.T) *mailconf.Catalog {
+	t.Helper()
+	data, err := os.ReadFile("../testdata/test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := mailconf.Parse("test.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+func build(t *testing.T, cat *mailconf.Catalog) *Set {
+	t.Helper()
+	s, err := Build(cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetSerial(2026010101)
+	return s
+}
+
+// rrLines parses zone text (one record per line, ; comments) into miekg's
+// presentation form.
+func rrLines(t *testing.T, text string) []string {
+	t.Helper()
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, ";") {
+			continue
+		}
+		rr, err := dns.NewRR(line)
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		out = append(out, rr.String())
+	}
+	return out
+}
+
+func zoneByApex(t *testing.T, s *Set, apex string) *Zone {
+	t.Helper()
+	for _, z := range s.Zones() {
+		if z.Apex == apex {
+			return z
+		}
+	}
+	t.Fatalf("no zone %s", apex)
+	return nil
+}
+
+func TestBuildGolden(t *testing.T) {
+	def, err := mailconf.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *Set, apex, want string) {
+		t.Helper()
+		got := rrLines(t, zoneByApex(t, s, apex).Text())
+		if w := rrLines(t, want); !slices.Equal(got, w) {
+			t.Errorf("zone %s:\ngot\n%s\nwant\n%s", apex, strings.Join(got, "\n"), strings.Join(w, "\n"))
+		}
+	}
+	// RFC 6186 §3.4: IMAP preferred, so _imaps 0 and _pop3s 10; no record for the
+	// plain services, which the built-in config says nothing about.
+	check(build(t, def), "qq.com.", `
+qq.com.                  3600 IN SOA ns1.qq.com. hostmaster.qq.com. 2026010101 3600 900 1209600 300
+qq.com.                  3600 IN NS  ns1.qq.com.
+_imaps._tcp.qq.com.      3600 IN SRV 0 1 993 imap.qq.com.
+_pop3s._tcp.qq.com.      3600 IN SRV 10 1 995 pop.qq.com.
+_submissions._tcp.qq.com. 3600 IN SRV 0 1 465 smtp.qq.com.
+`)
+	check(build(t, def), "foxmail.com.", `
+foxmail.com.                  3600 IN SOA ns1.qq.com. hostmaster.qq.com. 2026010101 3600 900 1209600 300
+foxmail.com.                  3600 IN NS  ns1.qq.com.
+_imaps._tcp.foxmail.com.      3600 IN SRV 0 1 993 imap.qq.com.
+_pop3s._tcp.foxmail.com.      3600 IN SRV 10 1 995 pop.qq.com.
+_submissions._tcp.foxmail.com. 3600 IN SRV 0 1 465 smtp.qq.com.
+`)
+	test := build(t, testCatalog(t))
+	check(test, "example.org.", `
+example.org.                   7200 IN SOA  ns1.example.org. host\.master.example.org. 2026010101 3600 900 1209600 600
+example.org.                   7200 IN NS   ns1.example.org.
+example.org.                   7200 IN NS   ns2.example.net.
+_autodiscover._tcp.example.org. 7200 IN SRV 0 0 443 autodiscover.example.org.
+_imap._tcp.example.org.        7200 IN SRV  0 5 143 mail.example.org.
+_imaps._tcp.example.org.       7200 IN SRV  0 0 0 .
+_pop3._tcp.example.org.        7200 IN SRV  10 5 110 mail.example.org.
+_pop3s._tcp.example.org.       7200 IN SRV  0 0 0 .
+_submission._tcp.example.org.  7200 IN SRV  0 5 587 mail.example.org.
+_submission._tcp.example.org.  7200 IN SRV  10 5 2525 autoconfig.example.org.
+_submissions._tcp.example.org. 7200 IN SRV  0 0 0 .
+autoconfig.example.org.        7200 IN A    192.0.2.53
+autoconfig.example.org.        7200 IN AAAA 2001:db8::53
+autodiscover.example.org.      7200 IN A    192.0.2.53
+autodiscover.example.org.      7200 IN AAAA 2001:db8::53
+`)
+	// The alias gets the same records under its own name.
+	check(test, "example.net.", `
+example.net.                   7200 IN SOA  ns1.example.org. host\.master.example.org. 2026010101 3600 900 1209600 600
+example.net.                   7200 IN NS   ns1.example.org.
+example.net.                   7200 IN NS   ns2.example.net.
+_autodiscover._tcp.example.net. 7200 IN SRV 0 0 443 autodiscover.example.org.
+_imap._tcp.example.net.        7200 IN SRV  0 5 143 mail.example.org.
+_imaps._tcp.example.net.       7200 IN SRV  0 0 0 .
+_pop3._tcp.example.net.        7200 IN SRV  10 5 110 mail.example.org.
+_pop3s._tcp.example.net.       7200 IN SRV  0 0 0 .
+_submission._tcp.example.net.  7200 IN SRV  0 5 587 mail.example.org.
+_submission._tcp.example.net.  7200 IN SRV  10 5 2525 autoconfig.example.org.
+_submissions._tcp.example.net. 7200 IN SRV  0 0 0 .
+autoconfig.example.net.        7200 IN A    192.0.2.53
+autoconfig.example.net.        7200 IN AAAA 2001:db8::53
+autodiscover.example.net.      7200 IN A    192.0.2.53
+autodiscover.example.net.      7200 IN AAAA 2001:db8::53
+`)
+}
+
+func TestLookup(t *testing.T) {
+	s := build(t, testCatalog(t))
+	check := func(name string, qtype uint16, wantRcode int, wantZone string, answer, ns, extra string) {
+		t.Helper()
+		r := s.Lookup(name, qtype)
+		z := ""
+		if r.Zone != nil {
+			z = r.Zone.Apex
+		}
+		str := func(rrs []dns.RR) []string {
+			var out []string
+			for _, rr := range rrs {
+				out = append(out, rr.String())
+			}
+			return out
+		}
+		if r.Rcode != wantRcode || z != wantZone ||
+			!slices.Equal(str(r.Answer), rrLines(t, answer)) || !slices.Equal(str(r.Ns), rrLines(t, ns)) || !slices.Equal(str(r.Extra), rrLines(t, extra)) {
+			t.Errorf("%s %s: got rcode %d zone %q\nanswer %q\nns %q\nextra %q", name, dns.TypeToString[qtype], r.Rcode, z, str(r.Answer), str(r.Ns), str(r.Extra))
+		}
+	}
+	const negOrg = "example.org. 600 IN SOA ns1.example.org. host\\.master.example.org. 2026010101 3600 900 1209600 600"
+	// In-zone SRV targets bring their addresses (RFC 2782).
+	check("_submission._tcp.example.org.", dns.TypeSRV, dns.RcodeSuccess, "example.org.",
+		"_submission._tcp.example.org. 7200 IN SRV 0 5 587 mail.example.org.\n_submission._tcp.example.org. 7200 IN SRV 10 5 2525 autoconfig.example.org.",
+		"", "autoconfig.example.org. 7200 IN A 192.0.2.53\nautoconfig.example.org. 7200 IN AAAA 2001:db8::53")
+	check("_autodiscover._tcp.qq.com.", dns.TypeSRV, dns.RcodeSuccess, "qq.com.",
+		"_autodiscover._tcp.qq.com. 7200 IN SRV 0 0 443 autodiscover.example.org.", "",
+		"autodiscover.example.org. 7200 IN A 192.0.2.53\nautodiscover.example.org. 7200 IN AAAA 2001:db8::53")
+	// RFC 2308 §5: negative answers carry the SOA with TTL min(TTL, MINIMUM).
+	check("_tcp.example.org.", dns.TypeSRV, dns.RcodeSuccess, "example.org.", "", negOrg, "")
+	check("nope.example.org.", dns.TypeA, dns.RcodeNameError, "example.org.", "", negOrg, "")
+	check("x._imap._tcp.example.org.", dns.TypeSRV, dns.RcodeNameError, "example.org.", "", negOrg, "")
+	check("_imap._tcp.example.org.", dns.TypeA, dns.RcodeSuccess, "example.org.", "", negOrg, "")
+	check("example.org.", dns.TypeANY, dns.RcodeSuccess, "example.org.", `example.org. 7200 IN HINFO "RFC8482" ""`, "", "")
+	check("_tcp.example.org.", dns.TypeANY, dns.RcodeSuccess, "example.org.", "", negOrg, "")
+	check("example.com.", dns.TypeA, dns.RcodeRefused, "", "", "", "")
+	check("org.", dns.TypeSOA, dns.RcodeRefused, "", "", "", "")
+	check(".", dns.TypeNS, dns.RcodeRefused, "", "", "", "")
+}
+
+func TestEmptyNonTerminals(t *testing.T) {
+	s := build(t, testCatalog(t))
+	var got []string
+	for n := range s.EmptyNonTerminals() {
+		got = append(got, n)
+	}
+	slices.Sort(got)
+	want := []string{"_tcp.big.example.", "_tcp.example.net.", "_tcp.example.org.", "_tcp.foxmail.com.", "_tcp.qq.com."}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestNestedZones(t *testing.T) {
+	cat, err := mailconf.Parse("nested.yaml", []byte(`
+providers:
+  - id: example.org
+    display_name: Outer
+    domains: [example.org]
+    incoming: [{type: imap, hostname: imap.example.org, port: 993, socket: SSL}]
+    outgoing: [{type: smtp, hostname: smtp.example.org, port: 465, socket: SSL}]
+  - id: autoconfig.example.org
+    display_name: Inner
+    domains: [sub.example.org]
+    incoming: [{type: imap, hostname: imap.example.org, port: 993, socket: SSL}]
+    outgoing: [{type: smtp, hostname: smtp.example.org, port: 465, socket: SSL}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := build(t, cat)
+	if r := s.Lookup("_imaps._tcp.sub.example.org.", dns.TypeSRV); r.Zone == nil || r.Zone.Apex != "sub.example.org." || len(r.Answer) != 1 {
+		t.Errorf("inner SRV: %+v", r)
+	}
+	if r := s.Lookup("_tcp.sub.example.org.", dns.TypeSRV); r.Rcode != dns.RcodeSuccess || r.Zone.Apex != "sub.example.org." {
+		t.Errorf("inner ENT: %+v", r)
+	}
+	if r := s.Lookup("nope.sub.example.org.", dns.TypeA); r.Rcode != dns.RcodeNameError || r.Zone.Apex != "sub.example.org." {
+		t.Errorf("inner NXDOMAIN: %+v", r)
+	}
+}
+
+func TestMailboxName(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"hostmaster@example.net", "hostmaster.example.net."},
+		{"host.master@example.net", `host\.master.example.net.`},
+		{"a$b@example.net", `a\$b.example.net.`},
+	} {
+		got, err := MailboxName(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("MailboxName(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+		// The escaped name packs to a first label equal to the local part.
+		buf := make([]byte, 256)
+		n, err := dns.PackDomainName(got, buf, 0, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		local := c.in[:strings.IndexByte(c.in, '@')]
+		if l := int(buf[0]); l != len(local) || string(buf[1:1+l]) != local || n == 0 {
+			t.Errorf("%q packs to first label %q", got, buf[1:1+l])
+		}
+	}
+	if _, err := MailboxName("not an address"); err == nil {
+		t.Error("bad address accepted")
+	}
+}
+
+func TestDigest(t *testing.T) {
+	a, b := build(t, testCatalog(t)), build(t, testCatalog(t))
+	b.SetSerial(7)
+	if a.Digest() != b.Digest() {
+		t.Error("same records, different serial: digests differ")
+	}
+	def, _ := mailconf.Default()
+	if a.Digest() == build(t, def).Digest() {
+		t.Error("different records, same digest")
+	}
+}
