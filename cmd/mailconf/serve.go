@@ -12,6 +12,7 @@ import (
 
 	"github.com/mailconf/mailconf/autoconfig"
 	"github.com/mailconf/mailconf/httpserver"
+	"github.com/mailconf/mailconf/internal/logbuf"
 )
 
 // shutdownGrace bounds how long requests in flight may take after SIGTERM.
@@ -26,7 +27,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	log, err := newLogger(stderr, *logFormat, *logLevel)
+	// Log lines are batched so a busy server does not make a write call per request;
+	// they reach stderr within logbuf.DefaultInterval, and all of them before exit.
+	logOut := logbuf.New(stderr, 0, 0)
+	defer logOut.Close()
+	log, err := newLogger(logOut, *logFormat, *logLevel)
 	if err != nil {
 		fs.Usage()
 		return err
