@@ -2,6 +2,7 @@ package autodiscover
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -82,11 +83,11 @@ func identify(req request) (addr mailconf.Address, known bool, err error) {
 		}
 	}
 	if req.EMailAddress == "" {
-		return mailconf.Address{}, false, errors.New("no address in request")
+		return mailconf.Address{}, false, errNoAddress
 	}
 	a, err := mailconf.ParseAddress(req.EMailAddress)
 	if err != nil {
-		return mailconf.Address{}, false, err
+		return mailconf.Address{}, false, fmt.Errorf("EMailAddress: %w", err)
 	}
 	return a, true, nil
 }
@@ -175,6 +176,9 @@ func (h *Handler) readBody(c echo.Context, s *scratch) ([]byte, error) {
 	}
 	// MaxBytesReader on the server's own ResponseWriter also makes net/http close the
 	// connection gracefully instead of reading the rest.
+	if r.Body == nil {
+		return nil, nil
+	}
 	body := http.MaxBytesReader(innermost(c.Response().Writer), r.Body, maxBodySize)
 	if cap(s.body) < maxBodySize+1 {
 		s.body = make([]byte, maxBodySize+1)

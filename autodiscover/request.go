@@ -15,6 +15,7 @@ var (
 	errDeclaration = errors.New("DOCTYPE, ENTITY or other markup declaration")
 	errMalformed   = errors.New("malformed XML")
 	errNotRequest  = errors.New("not an Autodiscover request")
+	errNoAddress   = errors.New("neither EMailAddress nor LegacyDN")
 	errTooLarge    = errors.New("body larger than 64 KiB")
 	errBodyRead    = errors.New("reading the body failed")
 )
