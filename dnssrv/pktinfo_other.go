@@ -1,0 +1,13 @@
+//go:build !linux
+
+package dnssrv
+
+// pktinfoSupported is false where replyOOB is not implemented: bind the server to
+// a specific address on hosts with several.
+const pktinfoSupported = false
+
+// msgTrunc is not reported here; an over-long query is read cut short and fails to
+// parse instead.
+const msgTrunc = 0
+
+func replyOOB(in, out []byte) []byte { return nil }

@@ -1,0 +1,337 @@
+package dnssrv
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/mailconf/mailconf"
+	"github.com/mailconf/mailconf/dnssrv/zone"
+)
+
+// Message sizes.
+const (
+	// minUDPSize is the UDP payload every client accepts (RFC 1035 §4.2.1); RFC
+	// 6891 §6.2.5 treats smaller EDNS sizes as 512.
+	minUDPSize = 512
+	// ednsUDPSize is the EDNS buffer size we advertise and the most we send over
+	// UDP: 1232 avoids IP fragmentation (DNS Flag Day 2020, RFC 9715).
+	ednsUDPSize = 1232
+	// maxTCPSize is the largest message over TCP (RFC 1035 §4.2.2 length prefix).
+	maxTCPSize = dns.MaxMsgSize
+)
+
+// errPack is wrapped by errors from packing a response, which are bugs.
+var errPack = errors.New("dnssrv: cannot pack response")
+
+// answers is everything a query is answered from. One catalog builds one answers
+// value; Update replaces it atomically.
+type answers struct {
+	zones    *zone.Set
+	fast     *fastTable
+	version  string // CHAOS version.bind; "" refuses
+	serverID string // CHAOS id.server and EDNS NSID; "" refuses
+}
+
+func newAnswers(cat *mailconf.Catalog, zones *zone.Set) (*answers, error) {
+	a := &answers{zones: zones, version: cat.DNS.Version, serverID: cat.DNS.ServerID}
+	fast, err := buildFastTable(a)
+	if err != nil {
+		return nil, err
+	}
+	a.fast = fast
+	return a, nil
+}
+
+// acceptMsg is the dns.Server MsgAcceptFunc, and the UDP loop applies it too, so
+// both transports treat malformed and unsupported messages alike.
+func acceptMsg(dh dns.Header) dns.MsgAcceptAction {
+	const qr = 1 << 15
+	if dh.Bits&qr != 0 {
+		return dns.MsgIgnore // a response: answering could start a loop (RFC 8906 §3.1.5)
+	}
+	// RFC 8906 §3.1.4: unknown opcodes get NOTIMP. NOTIFY (RFC 1996) and UPDATE
+	// (RFC 2136) are not served either.
+	if opcode := int(dh.Bits>>11) & 0xF; opcode != dns.OpcodeQuery {
+		return dns.MsgRejectNotImplemented
+	}
+	// RFC 9619: a query has exactly one question. The other limits are miekg's
+	// defaults (room for an OPT and a TSIG record).
+	if dh.Qdcount != 1 || dh.Ancount > 1 || dh.Nscount > 1 || dh.Arcount > 2 {
+		return dns.MsgReject
+	}
+	return dns.MsgAccept
+}
+
+// serveRaw answers one raw message that the fast path did not take, exactly as
+// dns.Server does for TCP (header check, acceptMsg, unpack, handler). It returns nil
+// when nothing must be sent.
+func (a *answers) serveRaw(pkt []byte, udp bool) ([]byte, error) {
+	if len(pkt) < 12 {
+		return nil, nil // no header: let the client time out, as dns.Server does
+	}
+	dh := dns.Header{
+		Id: be16(pkt[0:]), Bits: be16(pkt[2:]),
+		Qdcount: be16(pkt[4:]), Ancount: be16(pkt[6:]), Nscount: be16(pkt[8:]), Arcount: be16(pkt[10:]),
+	}
+	req := new(dns.Msg)
+	action := acceptMsg(dh)
+	switch action {
+	case dns.MsgIgnore:
+		return nil, nil
+	case dns.MsgAccept:
+		if err := req.Unpack(pkt); err == nil {
+			return a.respond(req, udp)
+		}
+		// RFC 1035 §4.1.1: the query could not be interpreted, FORMERR.
+		action = dns.MsgReject
+	default:
+		if err := req.Unpack(pkt[:12]); err != nil {
+			return nil, nil
+		}
+	}
+	// Mirror dns.Server.serveDNS: the request's header turned into a reply, with
+	// whatever question was parsed and nothing else.
+	opcode := req.Opcode
+	req.SetRcodeFormatError(req)
+	req.Zero = false
+	if action == dns.MsgRejectNotImplemented {
+		req.Opcode = opcode
+		req.Rcode = dns.RcodeNotImplemented
+	}
+	req.Answer, req.Ns, req.Extra = nil, nil, nil
+	out, err := req.Pack()
+	if err != nil {
+		return nil, nil // a question we cannot even repeat: stay silent
+	}
+	return out, nil
+}
+
+// respond builds the packed answer to an accepted, unpacked query. Over UDP the
+// answer is truncated to the client's limit.
+func (a *answers) respond(req *dns.Msg, udp bool) ([]byte, error) {
+	m, limit := a.reply(req)
+	if !udp {
+		limit = maxTCPSize
+	}
+	return pack(m, limit, qname(req))
+}
+
+// qname returns the request's query name as sent (its letter case), or "".
+func qname(req *dns.Msg) string {
+	if len(req.Question) == 0 {
+		return ""
+	}
+	return req.Question[0].Name
+}
+
+// reply builds the response message to req, and returns the UDP size limit the
+// request allows. The question in the reply is lowercased; pack restores the
+// request's letter case.
+func (a *answers) reply(req *dns.Msg) (*dns.Msg, int) {
+	m := new(dns.Msg)
+	m.SetReply(req) // copies ID, opcode, RD and CD (RFC 1035 §4.1.1); RA stays 0
+	m.Compress = true
+
+	limit := minUDPSize
+	var reqOPT *dns.OPT
+	nOPT := 0
+	for _, rr := range req.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			reqOPT = o
+			nOPT++
+		}
+	}
+	if nOPT > 1 || (reqOPT != nil && reqOPT.Hdr.Name != ".") {
+		// RFC 6891 §6.1.1: more than one OPT, or an OPT not owned by the root.
+		m.Rcode = dns.RcodeFormatError
+		return m, limit
+	}
+	var opt *dns.OPT
+	if reqOPT != nil {
+		// RFC 6891 §6.1.1, §7: a fresh OPT in every reply to an EDNS query; the
+		// request's options and unknown flags are never echoed (§6.1.2).
+		opt = &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		opt.SetUDPSize(ednsUDPSize)
+		if reqOPT.Do() {
+			opt.SetDo() // RFC 3225 §3: the DO bit is copied into the response
+		}
+		m.Extra = []dns.RR{opt}
+		limit = max(minUDPSize, min(int(reqOPT.UDPSize()), ednsUDPSize))
+		if reqOPT.Version() != 0 {
+			// RFC 6891 §6.1.3: BADVERS, our OPT at version 0, no answer.
+			m.Rcode = dns.RcodeBadVers
+			return m, limit
+		}
+		if a.serverID != "" && wantsNSID(reqOPT) {
+			// RFC 5001 §2.3: the server identifier, only when asked for.
+			opt.Option = append(opt.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: hex.EncodeToString([]byte(a.serverID))})
+		}
+	}
+	if req.Opcode != dns.OpcodeQuery {
+		m.Rcode = dns.RcodeNotImplemented
+		return m, limit
+	}
+	if len(req.Question) != 1 {
+		m.Rcode = dns.RcodeFormatError
+		return m, limit
+	}
+	q := req.Question[0]
+	name := lowerASCII(q.Name) // RFC 4343 §3: match without regard to ASCII case
+	m.Question[0].Name = name
+	switch {
+	case q.Qclass == dns.ClassCHAOS:
+		a.chaos(m, name, q.Qtype)
+	case q.Qclass != dns.ClassINET:
+		m.Rcode = dns.RcodeRefused
+	case isTransfer(q.Qtype):
+		// RFC 5936 §2.2: transfers are not offered here; refuse them over any transport.
+		m.Rcode = dns.RcodeRefused
+	default:
+		fill(m, a.zones.Lookup(name, q.Qtype))
+	}
+	return m, limit
+}
+
+// isTransfer reports whether qtype asks for a zone transfer. The fast path leaves
+// these to the general path.
+func isTransfer(qtype uint16) bool { return qtype == dns.TypeAXFR || qtype == dns.TypeIXFR }
+
+// fill copies a lookup result into m, keeping m's OPT last.
+func fill(m *dns.Msg, r zone.Result) {
+	m.Rcode = r.Rcode
+	m.Authoritative = r.Zone != nil // RFC 1035 §4.1.1; AA clear on REFUSED
+	m.Answer = r.Answer
+	m.Ns = r.Ns
+	if len(r.Extra) > 0 {
+		extra := make([]dns.RR, 0, len(r.Extra)+len(m.Extra))
+		extra = append(extra, r.Extra...)
+		m.Extra = append(extra, m.Extra...)
+	}
+}
+
+// chaos answers CHAOS-class TXT queries for the server's version and identity
+// (RFC 4892 §2.3) when they are configured, and refuses the rest.
+func (a *answers) chaos(m *dns.Msg, name string, qtype uint16) {
+	var txt string
+	switch name {
+	case "version.bind.", "version.server.":
+		txt = a.version
+	case "id.server.", "hostname.bind.":
+		txt = a.serverID
+	}
+	if txt == "" || qtype != dns.TypeTXT {
+		m.Rcode = dns.RcodeRefused
+		return
+	}
+	m.Authoritative = true
+	m.Answer = []dns.RR{&dns.TXT{
+		Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS},
+		Txt: []string{strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(txt)},
+	}}
+}
+
+func wantsNSID(o *dns.OPT) bool {
+	for _, opt := range o.Option {
+		if opt.Option() == dns.EDNS0NSID {
+			return true
+		}
+	}
+	return false
+}
+
+// pack packs m with compression (RFC 1035 §4.1.4) so it fits in limit bytes, then
+// writes the query name back in the request's letter case (RFC 4343 §4.1, 0x20).
+func pack(m *dns.Msg, limit int, origName string) ([]byte, error) {
+	out, err := m.Pack()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errPack, err)
+	}
+	if len(out) > limit {
+		// RFC 2181 §9: the additional section is optional; drop it before anything
+		// else, keeping the OPT.
+		if keep := optOnly(m.Extra); len(keep) != len(m.Extra) {
+			m.Extra = keep
+			if out, err = m.Pack(); err != nil {
+				return nil, fmt.Errorf("%w: %w", errPack, err)
+			}
+		}
+	}
+	if len(out) > limit {
+		// RFC 2181 §9: a required RRset does not fit. Send no partial RRset but TC,
+		// so the client retries over TCP (RFC 7766 §5).
+		m.Answer, m.Ns = nil, nil
+		m.Truncated = true
+		if out, err = m.Pack(); err != nil {
+			return nil, fmt.Errorf("%w: %w", errPack, err)
+		}
+	}
+	restoreCase(out, origName)
+	return out, nil
+}
+
+func optOnly(rrs []dns.RR) []dns.RR {
+	var keep []dns.RR
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			keep = append(keep, rr)
+		}
+	}
+	return keep
+}
+
+// restoreCase overwrites the packed (lowercase) question name at offset 12 with
+// origName in its original letter case. Records compressed against the question
+// then show that case too, as with NSD; names compare without regard to case.
+func restoreCase(out []byte, origName string) {
+	if origName == "" || len(out) < 12 || be16(out[4:]) == 0 {
+		return
+	}
+	var buf [256]byte
+	n, err := dns.PackDomainName(origName, buf[:], 0, nil, false)
+	if err != nil || 12+n > len(out) || !equalFoldASCII(buf[:n], out[12:12+n]) {
+		return
+	}
+	copy(out[12:], buf[:n])
+}
+
+// lowerASCII lowercases the ASCII letters of s only (RFC 4343 §3); other bytes of a
+// presentation-format name are escaped and left alone.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+func equalFoldASCII(a, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if lowerByte(a[i]) != lowerByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func be16(b []byte) uint16 { return uint16(b[0])<<8 | uint16(b[1]) }
