@@ -9,9 +9,11 @@ type Catalog struct {
 	Source string
 	// Providers in configuration order.
 	Providers []*Provider
-	// Autodiscover and DNS settings, with defaults filled in.
+	// Autodiscover, DNS, HTTP and TLS settings, with defaults filled in.
 	Autodiscover AutodiscoverConfig
 	DNS          DNSConfig
+	HTTP         HTTPConfig
+	TLS          TLSConfig
 	// Warnings are doubtful but usable values found while loading.
 	Warnings []Problem
 
@@ -99,7 +101,7 @@ func (s *Server) SRVService() string {
 // Config returns the normalized configuration the catalog was built from, with
 // defaults filled in and built-in providers expanded.
 func (c *Catalog) Config() Config {
-	cfg := Config{Autodiscover: c.Autodiscover, DNS: c.DNS}
+	cfg := Config{Autodiscover: c.Autodiscover, DNS: c.DNS, HTTP: c.HTTP, TLS: c.TLS}
 	for _, p := range c.Providers {
 		cfg.Providers = append(cfg.Providers, *p)
 	}

@@ -23,6 +23,65 @@ type Config struct {
 
 	// DNS configures the authoritative DNS zones built from the providers.
 	DNS DNSConfig `yaml:"dns,omitempty"`
+
+	// HTTP configures the HTTP and HTTPS listeners' client handling.
+	HTTP HTTPConfig `yaml:"http,omitempty"`
+
+	// TLS configures the certificates of the HTTPS listener.
+	TLS TLSConfig `yaml:"tls,omitempty"`
+}
+
+// HTTPConfig configures how the HTTP listeners treat clients.
+type HTTPConfig struct {
+	// TrustedProxies are addresses or CIDR prefixes of reverse proxies whose
+	// X-Forwarded-For header names the real client. Default: none; the header is then
+	// ignored.
+	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
+
+	// RateLimit is the sustained number of requests per second one client address may
+	// make (IPv6: one /64); more get HTTP 429. Default 0: no limit.
+	RateLimit float64 `yaml:"rate_limit,omitempty"`
+
+	// RateBurst is how many requests above RateLimit a client may make at once.
+	// Default: twice RateLimit.
+	RateBurst int `yaml:"rate_burst,omitempty"`
+}
+
+// TLSConfig configures the HTTPS listener's certificates: either files or ACME.
+type TLSConfig struct {
+	// CertFile and KeyFile are a PEM certificate chain and its private key. They are
+	// re-read when they change on disk and on SIGHUP. The -tls-cert and -tls-key flags
+	// override them.
+	CertFile string `yaml:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty"`
+
+	// ACME, when set, obtains certificates automatically for autoconfig.<d> and
+	// autodiscover.<d> of every configured domain, plus ExtraNames.
+	ACME *ACMEConfig `yaml:"acme,omitempty"`
+}
+
+// ACMEConfig configures automatic certificates (RFC 8555).
+type ACMEConfig struct {
+	// Email is the account contact address the CA may write to about expiry. Optional.
+	Email string `yaml:"email,omitempty"`
+
+	// DirectoryURL is the CA's ACME directory. Default: Let's Encrypt production.
+	DirectoryURL string `yaml:"directory_url,omitempty"`
+
+	// CAFile is a PEM file of roots to trust for the ACME server's own HTTPS, for
+	// private or test CAs. Default: the system roots.
+	CAFile string `yaml:"ca_file,omitempty"`
+
+	// StateDir is where the account key and certificates are kept.
+	// Default: /var/lib/mailconf/acme (systemd StateDirectory).
+	StateDir string `yaml:"state_dir,omitempty"`
+
+	// ExtraNames are further host names to get certificates for (for example the host
+	// of autodiscover.url when it is not autodiscover.<domain>).
+	ExtraNames []string `yaml:"extra_names,omitempty"`
+
+	// AcceptTOS records that you accept the CA's terms of service. Required: true.
+	AcceptTOS bool `yaml:"accept_tos"`
 }
 
 // AutodiscoverConfig configures the Outlook Autodiscover answers.

@@ -147,6 +147,14 @@ func (v *validator) walk(n *yaml.Node, path string, t reflect.Type) {
 		if n.Kind != yaml.ScalarNode {
 			v.add(path, "want text, found %s", kindName(n))
 		}
+	case reflect.Bool:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+			v.add(path, "want true or false, found %s", kindName(n))
+		}
+	case reflect.Float64:
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
+			v.add(path, "want a number, found %s", kindName(n))
+		}
 	case reflect.Int, reflect.Uint16, reflect.Uint32:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
 			v.add(path, "want a whole number, found %s", kindName(n))
@@ -256,6 +264,8 @@ func (v *validator) check(cfg *Config) *Catalog {
 	}
 	v.checkAutodiscover(&cfg.Autodiscover)
 	v.checkDNS(&cfg.DNS, cat.Providers)
+	v.checkHTTP(&cfg.HTTP)
+	v.checkTLS(&cfg.TLS)
 	if v.errorCount() > 0 {
 		return nil
 	}
@@ -266,6 +276,8 @@ func (v *validator) check(cfg *Config) *Catalog {
 	}
 	cat.Autodiscover = cfg.Autodiscover
 	cat.DNS = cfg.DNS
+	cat.HTTP = cfg.HTTP
+	cat.TLS = cfg.TLS
 	cat.Warnings = append(cat.Warnings, v.problems...)
 	return cat
 }
@@ -505,4 +517,58 @@ func unwrapMsg(err error) string {
 	s = strings.TrimPrefix(s, ErrBadAddress.Error()+": ")
 	s = strings.TrimPrefix(s, ErrBadDomain.Error()+": ")
 	return s
+}
+
+func (v *validator) checkHTTP(h *HTTPConfig) {
+	for i, p := range h.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(p); err != nil {
+			v.add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q is not an address or CIDR prefix", p)
+		}
+	}
+	if h.RateLimit < 0 {
+		v.add("http.rate_limit", "want requests per second, 0 (no limit) or more")
+	}
+	if h.RateBurst < 0 {
+		v.add("http.rate_burst", "want 0 or more")
+	}
+}
+
+func (v *validator) checkTLS(t *TLSConfig) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.add("tls", "cert_file and key_file go together")
+	}
+	if t.ACME == nil {
+		return
+	}
+	if t.CertFile != "" {
+		v.add("tls.acme", "use either certificate files or acme, not both")
+	}
+	a := t.ACME
+	if !a.AcceptTOS {
+		v.add("tls.acme.accept_tos", "set accept_tos: true to accept the CA's terms of service")
+	}
+	if a.DirectoryURL != "" {
+		if u, err := url.Parse(a.DirectoryURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			v.add("tls.acme.directory_url", "%q is not an absolute https URL", a.DirectoryURL)
+		}
+	}
+	if a.Email != "" {
+		if _, err := ParseAddress(a.Email); err != nil {
+			v.add("tls.acme.email", "%q is not an email address", a.Email)
+		}
+	}
+	if a.StateDir == "" {
+		a.StateDir = "/var/lib/mailconf/acme"
+	}
+	for i, n := range a.ExtraNames {
+		d, err := NormalizeDomain(n)
+		if err != nil {
+			v.add(fmt.Sprintf("tls.acme.extra_names[%d]", i), "%v", unwrapMsg(err))
+			continue
+		}
+		a.ExtraNames[i] = d
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -22,29 +23,69 @@ type Registrar interface {
 	Register(e *echo.Echo)
 }
 
-// Handler serves every registered protocol and writes one log line per request.
-type Handler struct {
-	echo    *echo.Echo
-	log     *slog.Logger
-	writers sync.Pool // *loggingWriter
+// Observer receives one call per answered request, for metrics.
+type Observer interface {
+	ObserveHTTP(endpoint string, code int, provider string, d time.Duration)
 }
 
-// NewHandler builds the echo router with the routes of every registrar. Requests are
-// logged to log at Info level; a nil log discards them.
+// Options configure a Handler. The zero value logs nothing, observes nothing, trusts no
+// proxy and limits no one.
+type Options struct {
+	// Log receives one Info line per request; nil discards them.
+	Log *slog.Logger
+	// Observer, when set, is told about every request.
+	Observer Observer
+	// TrustedProxies are the peers whose X-Forwarded-For header names the client.
+	// Requests from anyone else are attributed to their own address.
+	TrustedProxies []netip.Prefix
+	// RateLimit, when positive, is the sustained number of requests per second allowed
+	// from one client address; RateBurst is the burst above it (default 2×RateLimit).
+	// Requests over the limit get 429.
+	RateLimit float64
+	RateBurst int
+}
+
+// Handler serves every registered protocol and writes one log line per request.
+type Handler struct {
+	echo     *echo.Echo
+	log      *slog.Logger
+	observer Observer
+	clientIP func(r *http.Request) netip.Addr
+	limiter  *rateLimiter // nil: no limit
+	ids      *requestIDs
+	writers  sync.Pool // *loggingWriter
+}
+
+// NewHandler builds a Handler with default Options but for the logger.
 func NewHandler(log *slog.Logger, registrars ...Registrar) *Handler {
+	return New(Options{Log: log}, registrars...)
+}
+
+// New builds the echo router with the routes of every registrar.
+func New(opts Options, registrars ...Registrar) *Handler {
+	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	// Never trust X-Forwarded-For or X-Real-IP from clients (echo v4 does by default).
-	e.IPExtractor = echo.ExtractIPDirect()
+	h := &Handler{echo: e, log: log, observer: opts.Observer, ids: newRequestIDs()}
+	h.clientIP = clientIPFunc(opts.TrustedProxies)
+	// echo's own extractor follows ours, so handlers see the same address (its v4
+	// default trusts X-Forwarded-For from anyone).
+	e.IPExtractor = func(r *http.Request) string { return h.clientIP(r).String() }
 	e.HTTPErrorHandler = plainTextError
+	if opts.RateLimit > 0 {
+		burst := opts.RateBurst
+		if burst <= 0 {
+			burst = max(1, int(2*opts.RateLimit))
+		}
+		h.limiter = newRateLimiter(opts.RateLimit, burst)
+	}
 	for _, r := range registrars {
 		r.Register(e)
 	}
-	h := &Handler{echo: e, log: log}
 	h.writers.New = func() any { return new(loggingWriter) }
 	return h
 }
@@ -58,9 +99,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	lw := h.writers.Get().(*loggingWriter)
 	lw.reset(w)
+	lw.requestID = h.ids.next()
+	w.Header()["X-Request-Id"] = []string{lw.requestID}
 	defer h.finish(lw, r, start)
+	if h.limiter != nil && !h.limiter.allow(h.clientIP(r), start) {
+		lw.Header()["Retry-After"] = retryAfter
+		http.Error(lw, "429 Too Many Requests", http.StatusTooManyRequests)
+		return
+	}
 	h.echo.ServeHTTP(lw, r)
 }
+
+var retryAfter = []string{"1"}[:1:1]
 
 func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
 	if p := recover(); p != nil {
@@ -73,12 +123,17 @@ func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
 			http.Error(lw, "internal error", http.StatusInternalServerError)
 		}
 	}
+	d := time.Since(start)
+	if h.observer != nil {
+		h.observer.ObserveHTTP(Endpoint(r.URL.Path), lw.status, lw.provider, d)
+	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "http",
 		slog.String("method", r.Method),
 		slog.String("path", logPath(r.URL.EscapedPath())),
 		slog.Int("status", lw.status),
-		slog.Duration("duration", time.Since(start)),
+		slog.Duration("duration", d),
 		slog.String("domain", lw.domain),
+		slog.String("request_id", lw.requestID),
 	)
 	lw.reset(nil)
 	h.writers.Put(lw)
@@ -111,6 +166,8 @@ type loggingWriter struct {
 	status      int
 	wroteHeader bool
 	domain      string
+	provider    string
+	requestID   string
 }
 
 func (w *loggingWriter) reset(rw http.ResponseWriter) {
@@ -123,6 +180,7 @@ func (w *loggingWriter) reset(rw http.ResponseWriter) {
 //	if n, ok := c.Response().Writer.(interface{ NoteDomain(domain, provider string) }); ok { ... }
 func (w *loggingWriter) NoteDomain(domain, provider string) {
 	w.domain = domain
+	w.provider = provider
 }
 
 func (w *loggingWriter) WriteHeader(code int) {

@@ -8,11 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 )
 
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -100,45 +97,11 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// lockedBuffer collects the server's log while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestServe runs `mailconf serve` on the built-in default, fetches the QQ Mail
 // document over a real listener, and stops it the way SIGTERM does.
 func TestServe(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "-http", "127.0.0.1:0", "-log-format", "json"}, io.Discard, logs)
-	}()
-
-	addrRE := regexp.MustCompile(`"proto":"http","addr":"([^"]+)"`)
-	var addr string
-	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if m := addrRE.FindStringSubmatch(logs.String()); m != nil {
-			addr = m[1]
-		}
-	}
-	if addr == "" {
-		t.Fatalf("server did not report its address:\n%s", logs.String())
-	}
-	req, _ := http.NewRequest("GET", "http://"+addr+"/mail/config-v1.1.xml?emailaddress=someone%40foxmail.com", nil)
+	d := startServe(t)
+	req, _ := http.NewRequest("GET", "http://"+d.addr["http"]+"/mail/config-v1.1.xml?emailaddress=someone%40foxmail.com", nil)
 	req.Host = "autoconfig.foxmail.com"
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -149,32 +112,27 @@ func TestServe(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("<hostname>imap.qq.com</hostname>")) {
 		t.Fatalf("status %d:\n%s", resp.StatusCode, body)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exited %d:\n%s", code, logs.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Error("no X-Request-Id")
 	}
-	sc := bufio.NewScanner(strings.NewReader(logs.String()))
+	logs := d.stop(t)
+	sc := bufio.NewScanner(strings.NewReader(logs))
 	found := false
 	for sc.Scan() {
 		line := sc.Text()
 		if strings.Contains(line, `"msg":"http"`) {
 			found = true
-			for _, want := range []string{`"method":"GET"`, `"path":"/mail/config-v1.1.xml"`, `"status":200`, `"domain":"foxmail.com"`, `"duration":`} {
+			for _, want := range []string{`"method":"GET"`, `"path":"/mail/config-v1.1.xml"`, `"status":200`, `"domain":"foxmail.com"`, `"duration":`, `"request_id":"` + resp.Header.Get("X-Request-Id") + `"`} {
 				if !strings.Contains(line, want) {
 					t.Errorf("request log %s lacks %s", line, want)
 				}
 			}
-			if strings.Contains(line, "someone") {
+			if strings.Contains(line, "someone") || strings.Contains(line, "127.0.0.1:") {
 				t.Errorf("request log leaks the address: %s", line)
 			}
 		}
 	}
 	if !found {
-		t.Errorf("no request log line:\n%s", logs.String())
+		t.Errorf("no request log line:\n%s", logs)
 	}
 }

@@ -7,10 +7,19 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"os"
+	"os/signal"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
+	"github.com/mailconf/mailconf"
+	"github.com/mailconf/mailconf/admin"
 	"github.com/mailconf/mailconf/autoconfig"
+	"github.com/mailconf/mailconf/autodiscover"
+	"github.com/mailconf/mailconf/dnssrv"
 	"github.com/mailconf/mailconf/httpserver"
 	"github.com/mailconf/mailconf/internal/logbuf"
 )
@@ -18,12 +27,31 @@ import (
 // shutdownGrace bounds how long requests in flight may take after SIGTERM.
 const shutdownGrace = 10 * time.Second
 
+// serveFlags are the command-line settings of `mailconf serve`.
+type serveFlags struct {
+	config    string
+	http      string
+	https     string
+	tlsCert   string
+	tlsKey    string
+	dns       string
+	admin     string
+	logFormat string
+	logLevel  string
+}
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "Serve mail client configuration. Without -config the built-in QQ Mail\nconfiguration (qq.com, foxmail.com) is served.", stderr)
-	configPath := fs.String("config", "", "configuration `file` (YAML); empty serves the built-in QQ Mail configuration")
-	httpAddr := fs.String("http", ":8080", "plain HTTP listen `address` for autoconfig and Autodiscover; empty disables")
-	logFormat := fs.String("log-format", "text", "log `format`: text or json")
-	logLevel := fs.String("log-level", "info", "minimum log `level`: debug, info, warn or error")
+	fs := newFlagSet("serve", "Serve mail client configuration. Without -config the built-in QQ Mail\nconfiguration (qq.com, foxmail.com) is served. SIGHUP reloads the configuration\n(and certificate files); SIGTERM stops after requests in flight finish.", stderr)
+	var f serveFlags
+	fs.StringVar(&f.config, "config", "", "configuration `file` (YAML); empty serves the built-in QQ Mail configuration")
+	fs.StringVar(&f.http, "http", ":8080", "plain HTTP listen `address` (autoconfig, Autodiscover, ACME HTTP-01); empty disables")
+	fs.StringVar(&f.https, "https", "", "HTTPS listen `address`, e.g. :443; needs -tls-cert/-tls-key or tls in the configuration; empty disables")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate chain `file` for -https (overrides tls.cert_file)")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` for -https (overrides tls.key_file)")
+	fs.StringVar(&f.dns, "dns", ":5353", "DNS listen `address`, UDP and TCP; empty disables")
+	fs.StringVar(&f.admin, "admin", "127.0.0.1:9100", "admin listen `address` for /metrics, /healthz and /readyz; empty disables")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log `format`: text or json")
+	fs.StringVar(&f.logLevel, "log-level", "info", "minimum log `level`: debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -31,39 +59,234 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// they reach stderr within logbuf.DefaultInterval, and all of them before exit.
 	logOut := logbuf.New(stderr, 0, 0)
 	defer logOut.Close()
-	log, err := newLogger(logOut, *logFormat, *logLevel)
+	log, err := newLogger(logOut, f.logFormat, f.logLevel)
 	if err != nil {
 		fs.Usage()
 		return err
 	}
-
-	cat, err := loadCatalog(*configPath)
+	if f.http == "" && f.https == "" && f.dns == "" {
+		return errors.New("nothing to serve: -http, -https and -dns are all empty")
+	}
+	d, err := newDaemon(f, log)
 	if err != nil {
-		return fmt.Errorf("load configuration:\n%w", err)
+		return err
+	}
+	return d.run(ctx)
+}
+
+// updater is a component that serves from a catalog and can switch to a new one.
+type updater interface {
+	Update(cat *mailconf.Catalog) error
+}
+
+// daemon is a running `mailconf serve`: the components built from the configuration
+// and the listeners that serve them.
+type daemon struct {
+	flags   serveFlags
+	log     *slog.Logger
+	metrics *admin.Metrics
+	ready   *admin.Readiness
+
+	mu       sync.Mutex // serializes reloads
+	cat      *mailconf.Catalog
+	updaters []updater // in the order they switch
+
+	http  *httpserver.Handler
+	dns   *dnssrv.Server
+	certs *certificates // nil without -https
+}
+
+func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
+	d := &daemon{flags: f, log: log, metrics: admin.NewMetrics(buildVersion())}
+	conditions := []string{"config"}
+	for name, addr := range map[string]string{"http": f.http, "https": f.https, "dns": f.dns} {
+		if addr != "" {
+			conditions = append(conditions, name)
+		}
+	}
+	d.ready = admin.NewReadiness(conditions...)
+
+	cat, err := loadCatalog(f.config)
+	if err != nil {
+		return nil, fmt.Errorf("load configuration:\n%w", err)
 	}
 	for _, w := range cat.Warnings {
 		log.Warn("configuration", slog.String("problem", w.String()))
 	}
-	log.Info("configuration loaded", slog.String("source", cat.Source),
-		slog.Int("providers", len(cat.Providers)), slog.Int("domains", len(cat.Domains())))
-
 	ac, err := autoconfig.New(cat)
 	if err != nil {
+		return nil, err
+	}
+	ad, err := autodiscover.New(cat)
+	if err != nil {
+		return nil, err
+	}
+	d.updaters = []updater{ac, ad}
+	if f.dns != "" {
+		d.dns, err = dnssrv.New(cat, log)
+		if err != nil {
+			return nil, err
+		}
+		d.updaters = append(d.updaters, d.dns)
+	}
+	if f.https != "" {
+		d.certs, err = newCertificates(f, cat, log, d.metrics)
+		if err != nil {
+			return nil, err
+		}
+		d.updaters = append(d.updaters, d.certs)
+	}
+	proxies, err := httpserver.ParsePrefixes(cat.HTTP.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	d.http = httpserver.New(httpserver.Options{
+		Log:            log,
+		Observer:       d.metrics,
+		TrustedProxies: proxies,
+		RateLimit:      cat.HTTP.RateLimit,
+		RateBurst:      cat.HTTP.RateBurst,
+	}, ac, ad)
+	d.cat = cat
+	d.metrics.ConfigLoaded(cat.Source, len(cat.Providers), false)
+	d.ready.Set("config", true)
+	log.Info("configuration loaded", slog.String("source", cat.Source),
+		slog.Int("providers", len(cat.Providers)), slog.Int("domains", len(cat.Domains())))
+	return d, nil
+}
+
+// run starts every listener and serves until ctx ends, reloading on SIGHUP. Then it
+// stops accepting and lets requests in flight finish within shutdownGrace.
+func (d *daemon) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	serve := func(name string, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+
+	if d.flags.http != "" {
+		ln, err := net.Listen("tcp", d.flags.http)
+		if err != nil {
+			return fmt.Errorf("http listener: %w", err)
+		}
+		var h http.Handler = d.http
+		if d.certs != nil {
+			h = d.certs.httpHandler(h) // ACME HTTP-01 challenges
+		}
+		srv := httpserver.NewServer(h, d.log)
+		d.listening("http", ln.Addr())
+		serve("http", func() error { return httpserver.Serve(ctx, srv, ln, shutdownGrace) })
+	}
+	if d.flags.https != "" {
+		ln, err := net.Listen("tcp", d.flags.https)
+		if err != nil {
+			return fmt.Errorf("https listener: %w", err)
+		}
+		srv := httpserver.NewServer(d.http, d.log)
+		srv.TLSConfig = d.certs.tlsConfig()
+		d.log.Info("listening", slog.String("proto", "https"), slog.String("addr", ln.Addr().String()))
+		// Ready once certificates are loaded or obtained.
+		d.certs.onReady = func() { d.ready.Set("https", true) }
+		serve("https", func() error { return httpserver.Serve(ctx, srv, newTLSListener(ln, srv.TLSConfig), shutdownGrace) })
+		serve("certificates", func() error { return d.certs.run(ctx) })
+	}
+	if d.dns != nil {
+		if err := d.dns.Start(d.flags.dns); err != nil {
+			return fmt.Errorf("dns listener: %w", err)
+		}
+		d.log.Info("listening", slog.String("proto", "dns"), slog.String("addr", d.dns.Addr()))
+		d.ready.Set("dns", true)
+		serve("dns", func() error {
+			<-ctx.Done()
+			sctx, c := context.WithTimeout(context.Background(), shutdownGrace)
+			defer c()
+			return d.dns.Shutdown(sctx)
+		})
+	}
+	if d.flags.admin != "" {
+		ln, err := net.Listen("tcp", d.flags.admin)
+		if err != nil {
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		srv := httpserver.NewServer(admin.Handler(d.metrics, d.ready), d.log)
+		d.log.Info("listening", slog.String("proto", "admin"), slog.String("addr", ln.Addr().String()))
+		serve("admin", func() error { return httpserver.Serve(ctx, srv, ln, shutdownGrace) })
+	}
+
+	for done := false; !done; {
+		select {
+		case <-hup:
+			_ = d.reload()
+		case <-ctx.Done():
+			done = true
+		}
+	}
+	d.log.Info("stopping", slog.Duration("grace", shutdownGrace))
+	wg.Wait()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	d.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func (d *daemon) listening(name string, addr net.Addr) {
+	d.log.Info("listening", slog.String("proto", name), slog.String("addr", addr.String()))
+	d.ready.Set(name, true)
+}
+
+// reload re-reads the configuration, prepares every response and zone from it, and only
+// then switches all components to it. A configuration with problems is refused whole:
+// the old one keeps serving, and each problem is logged with file and line.
+func (d *daemon) reload() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cat, err := loadCatalog(d.flags.config)
+	if err != nil {
+		d.metrics.ConfigFailed()
+		var pl *mailconf.ProblemList
+		if errors.As(err, &pl) {
+			for _, p := range pl.Problems {
+				d.log.Error("configuration refused; the previous one stays in use", slog.String("problem", p.String()))
+			}
+		} else {
+			d.log.Error("configuration refused; the previous one stays in use", slog.Any("err", err))
+		}
 		return err
 	}
-	if *httpAddr == "" {
-		return errors.New("nothing to serve: -http is empty")
+	for i, u := range d.updaters {
+		if err := u.Update(cat); err != nil {
+			// Put back the components already switched, so all serve one configuration.
+			for _, prev := range d.updaters[:i] {
+				_ = prev.Update(d.cat)
+			}
+			d.metrics.ConfigFailed()
+			d.log.Error("configuration refused; the previous one stays in use", slog.Any("err", err))
+			return err
+		}
 	}
-	handler := httpserver.NewHandler(log, ac)
-	ln, err := net.Listen("tcp", *httpAddr)
-	if err != nil {
-		return fmt.Errorf("http listener: %w", err)
+	d.cat = cat
+	for _, w := range cat.Warnings {
+		d.log.Warn("configuration", slog.String("problem", w.String()))
 	}
-	log.Info("listening", slog.String("proto", "http"), slog.String("addr", ln.Addr().String()))
-	srv := httpserver.NewServer(handler, log)
-	err = httpserver.Serve(ctx, srv, ln, shutdownGrace)
-	log.Info("stopped")
-	return err
+	d.metrics.ConfigLoaded(cat.Source, len(cat.Providers), true)
+	d.log.Info("configuration reloaded", slog.String("source", cat.Source),
+		slog.Int("providers", len(cat.Providers)), slog.Int("domains", len(cat.Domains())))
+	return nil
 }
 
 // newLogger returns a slog logger writing to w in the given format at the given level.

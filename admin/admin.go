@@ -1,0 +1,215 @@
+// Package admin serves the operator endpoints: Prometheus metrics, liveness and
+// readiness.
+package admin
+
+import (
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds every series mailconf exports. Labels are bounded: endpoint names are a
+// fixed set, providers are configured provider ids, never hosts or addresses.
+type Metrics struct {
+	registry *prometheus.Registry
+
+	httpRequests *prometheus.CounterVec   // endpoint, code, provider
+	httpDuration *prometheus.HistogramVec // endpoint
+	dnsQueries   *prometheus.CounterVec   // qtype, rcode, transport
+	reloads      *prometheus.CounterVec   // result
+	configInfo   *prometheus.GaugeVec     // source
+	lastReload   prometheus.Gauge
+	certExpiry   *prometheus.GaugeVec // name
+	buildInfo    *prometheus.GaugeVec
+
+	mu   sync.Mutex
+	durs map[string]prometheus.Observer // endpoint -> histogram, resolved once
+}
+
+// NewMetrics registers every series, plus the Go runtime and process collectors, in a
+// registry of its own.
+func NewMetrics(version string) *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		registry: r,
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailconf_http_requests_total",
+			Help: "HTTP requests answered, by endpoint, status code and provider id (empty when no provider matched).",
+		}, []string{"endpoint", "code", "provider"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "mailconf_http_request_duration_seconds",
+			Help:    "Time to answer HTTP requests, by endpoint.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25, 1, 5},
+		}, []string{"endpoint"}),
+		dnsQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailconf_dns_queries_total",
+			Help: "DNS queries answered, by query type, response code and transport.",
+		}, []string{"qtype", "rcode", "transport"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailconf_config_reloads_total",
+			Help: "Configuration loads after start-up, by result (success or failure).",
+		}, []string{"result"}),
+		configInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mailconf_config_providers",
+			Help: "Providers in the configuration being served.",
+		}, []string{"source"}),
+		lastReload: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "mailconf_config_last_load_timestamp_seconds",
+			Help: "When the configuration being served was loaded (Unix time).",
+		}),
+		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mailconf_tls_certificate_expiry_timestamp_seconds",
+			Help: "When each served TLS certificate expires (Unix time), by certificate name.",
+		}, []string{"name"}),
+		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mailconf_build_info",
+			Help: "Always 1; labels say which build is running.",
+		}, []string{"version", "goversion"}),
+		durs: map[string]prometheus.Observer{},
+	}
+	goVersion := ""
+	if info, ok := debug.ReadBuildInfo(); ok {
+		goVersion = info.GoVersion
+	}
+	m.buildInfo.WithLabelValues(version, goVersion).Set(1)
+	m.reloads.WithLabelValues("success")
+	m.reloads.WithLabelValues("failure")
+	r.MustRegister(m.httpRequests, m.httpDuration, m.dnsQueries, m.reloads, m.configInfo,
+		m.lastReload, m.certExpiry, m.buildInfo,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Registry returns the registry the metrics live in.
+func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+
+// ObserveHTTP counts one HTTP request.
+func (m *Metrics) ObserveHTTP(endpoint string, code int, provider string, d time.Duration) {
+	m.httpRequests.WithLabelValues(endpoint, statusCode(code), provider).Inc()
+	m.durationObserver(endpoint).Observe(d.Seconds())
+}
+
+func (m *Metrics) durationObserver(endpoint string) prometheus.Observer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.durs[endpoint]
+	if !ok {
+		o = m.httpDuration.WithLabelValues(endpoint)
+		m.durs[endpoint] = o
+	}
+	return o
+}
+
+// statusCode returns the decimal code without allocating for the common ones.
+func statusCode(code int) string {
+	switch code {
+	case 200:
+		return "200"
+	case 302:
+		return "302"
+	case 304:
+		return "304"
+	case 400:
+		return "400"
+	case 404:
+		return "404"
+	case 405:
+		return "405"
+	case 429:
+		return "429"
+	case 500:
+		return "500"
+	}
+	return strconv.Itoa(code)
+}
+
+// ObserveDNS counts one DNS answer. qtype and rcode are mnemonics (SRV, NXDOMAIN).
+func (m *Metrics) ObserveDNS(qtype, rcode, transport string) {
+	m.dnsQueries.WithLabelValues(qtype, rcode, transport).Inc()
+}
+
+// ConfigLoaded records a configuration taking effect: at start-up (reload false) or
+// after a reload.
+func (m *Metrics) ConfigLoaded(source string, providers int, reload bool) {
+	m.configInfo.Reset()
+	m.configInfo.WithLabelValues(source).Set(float64(providers))
+	m.lastReload.SetToCurrentTime()
+	if reload {
+		m.reloads.WithLabelValues("success").Inc()
+	}
+}
+
+// ConfigFailed counts a configuration reload that was refused.
+func (m *Metrics) ConfigFailed() {
+	m.reloads.WithLabelValues("failure").Inc()
+}
+
+// CertificateExpiry records when the certificate served for name expires.
+func (m *Metrics) CertificateExpiry(name string, notAfter time.Time) {
+	m.certExpiry.WithLabelValues(name).Set(float64(notAfter.Unix()))
+}
+
+// Readiness tracks whether the server is ready to take traffic: configuration loaded
+// and every listener up.
+type Readiness struct {
+	mu      sync.Mutex
+	pending map[string]bool // what is not ready yet
+}
+
+// NewReadiness returns a Readiness that waits for each named condition.
+func NewReadiness(conditions ...string) *Readiness {
+	r := &Readiness{pending: map[string]bool{}}
+	for _, c := range conditions {
+		r.pending[c] = true
+	}
+	return r
+}
+
+// Set marks a condition ready or not.
+func (r *Readiness) Set(condition string, ready bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ready {
+		delete(r.pending, condition)
+	} else {
+		r.pending[condition] = true
+	}
+}
+
+// Pending returns the conditions not yet met.
+func (r *Readiness) Pending() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for c := range r.pending {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Handler returns the admin endpoints: /metrics, /healthz and /readyz.
+func Handler(m *Metrics, ready *Readiness) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if p := ready.Pending(); len(p) > 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "not ready: %v\n", p)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
+}

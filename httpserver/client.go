@@ -1,0 +1,166 @@
+package httpserver
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Endpoint names the protocol endpoint of a path, for metrics: a small fixed set, so
+// labels stay bounded whatever clients send.
+func Endpoint(path string) string {
+	switch {
+	case path == "/mail/config-v1.1.xml", path == "/.well-known/autoconfig/mail/config-v1.1.xml",
+		path == "/.well-known/mail-v1.xml", strings.HasPrefix(path, "/v1.1/"), strings.HasPrefix(path, "/autoconfig/v1.1/"):
+		return "autoconfig"
+	case len(path) >= len("/autodiscover/autodiscover.json") && strings.EqualFold(path[:len("/autodiscover/autodiscover.json")], "/autodiscover/autodiscover.json"):
+		return "autodiscover-json"
+	case strings.EqualFold(path, "/autodiscover/autodiscover.xml"):
+		return "autodiscover"
+	}
+	return "other"
+}
+
+// clientIPFunc returns how to find a request's client address. The direct peer is the
+// client unless it is a trusted proxy; then the rightmost X-Forwarded-For entry that is
+// not itself a trusted proxy is (entries further left are the client's own claims).
+func clientIPFunc(trusted []netip.Prefix) func(r *http.Request) netip.Addr {
+	isTrusted := func(a netip.Addr) bool {
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(r *http.Request) netip.Addr {
+		peer := remoteAddr(r)
+		if len(trusted) == 0 || !isTrusted(peer) {
+			return peer
+		}
+		xff := r.Header.Values("X-Forwarded-For")
+		for i := len(xff) - 1; i >= 0; i-- {
+			parts := strings.Split(xff[i], ",")
+			for j := len(parts) - 1; j >= 0; j-- {
+				a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+				if err != nil {
+					return peer // a malformed chain: do not guess
+				}
+				a = a.Unmap()
+				if !isTrusted(a) {
+					return a
+				}
+			}
+		}
+		return peer
+	}
+}
+
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err == nil {
+		return ap.Addr().Unmap()
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, _ := netip.ParseAddr(host)
+	return a.Unmap()
+}
+
+// ParsePrefixes parses addresses and CIDR prefixes (a bare address is a /32 or /128).
+func ParsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+// rateLimiter is a token bucket per client address. Buckets idle long enough to be full
+// again are dropped, so memory is bounded by the clients of the last few seconds.
+type rateLimiter struct {
+	rate  float64 // tokens per second
+	burst float64
+	mu    sync.Mutex
+	bkts  map[netip.Addr]*bucket
+	swept time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(rate float64, burst int) *rateLimiter {
+	return &rateLimiter{rate: rate, burst: float64(burst), bkts: map[netip.Addr]*bucket{}}
+}
+
+// allow takes a token for addr at time now, reporting whether one was there. IPv6
+// clients are limited per /64, since one host usually holds the whole /64.
+func (l *rateLimiter) allow(addr netip.Addr, now time.Time) bool {
+	if addr.Is6() {
+		p, _ := addr.Prefix(64)
+		addr = p.Addr()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > 10*time.Second {
+		full := time.Duration(l.burst / l.rate * float64(time.Second))
+		for a, b := range l.bkts {
+			if now.Sub(b.last) > full {
+				delete(l.bkts, a)
+			}
+		}
+		l.swept = now
+	}
+	b, ok := l.bkts[addr]
+	if !ok {
+		b = &bucket{tokens: l.burst, last: now}
+		l.bkts[addr] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// requestIDs makes request IDs unique across restarts and instances: a random prefix
+// chosen at start and a counter.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &requestIDs{prefix: hex.EncodeToString(b[:]) + "-"}
+}
+
+func (r *requestIDs) next() string {
+	return r.prefix + strconv.FormatUint(r.n.Add(1), 36)
+}
