@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -19,7 +20,7 @@ import (
 // (MS-OXDISCO: the path is "not case sensitive"; exchangelib and gromox send
 // /Autodiscover/Autodiscover.xml, Android mail /AutoDiscover/AutoDiscover.xml).
 const (
-	// PathXML is the POX Autodiscover endpoint (MS-OXDSCLI §3.1.5).
+	// PathXML is the POX Autodiscover endpoint (MS-OXDSCLI).
 	PathXML = "/autodiscover/autodiscover.xml"
 	// PathJSON is the Autodiscover V2 endpoint; it also serves PathJSON+"/v1.0/{email}".
 	PathJSON = "/autodiscover/autodiscover.json"
@@ -101,11 +102,32 @@ func (h *Handler) Register(e *echo.Echo) {
 	e.GET(pathJSONv1+"*", h.JSON)
 }
 
+// noter is the request logger's hook for the configured domain and provider a request
+// resolved to. Addresses are never passed, only configured names.
+type noter interface{ NoteDomain(domain, provider string) }
+
 // noteDomain tells the request logger, if it listens, which configured domain and
-// provider the request resolved to.
+// provider the request resolved to. The hook may sit on the echo.Context or, as
+// httpserver's logging writer does, on the ResponseWriter or one it wraps.
 func noteDomain(c echo.Context, domain, provider string) {
-	if r, ok := c.(interface{ NoteDomain(domain, provider string) }); ok {
-		r.NoteDomain(domain, provider)
+	if n, ok := c.(noter); ok {
+		n.NoteDomain(domain, provider)
+		return
+	}
+	if c == nil {
+		return
+	}
+	w := c.Response().Writer
+	for range 16 {
+		if n, ok := w.(noter); ok {
+			n.NoteDomain(domain, provider)
+			return
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return
+		}
+		w = u.Unwrap()
 	}
 }
 

@@ -25,7 +25,7 @@ type documents struct {
 	// imapForMobilesync answers mobilesync requests with the 2006a settings.
 	imapForMobilesync bool
 
-	// Error documents (MS-OXDSCLI §2.2.4.1.2), in the base namespace unless noted.
+	// Error documents (MS-OXDSCLI error codes), in the base namespace unless noted.
 	invalidRequest    template // 600
 	postRequired      template // 600, for GET without autodiscover.url
 	addressNotFound   template // 500
@@ -33,7 +33,7 @@ type documents struct {
 	mobilesync601     template // 601 in the mobilesync response namespace
 }
 
-// Error codes and messages (MS-OXDSCLI §2.2.4.1.2.1; the 500 text is Exchange's, which
+// Error codes and messages (MS-OXDSCLI; the 500 text is Exchange's, which
 // exchangelib maps to ErrorNonExistentMailbox).
 const (
 	codeNotFound       = "500"
@@ -154,7 +154,7 @@ func (t template) render(s *scratch, f *fill) {
 		case slotDomain:
 			s.escape(f.addr.Domain)
 		case slotTime:
-			// MS-OXDSCLI: Time is hh:mm:ss[.fraction]; Exchange writes seven digits.
+			// MS-ASCMD §2.2.3.63: Time is hh:mm:ss[.fraction]; Exchange writes seven digits.
 			s.out = f.time.UTC().AppendFormat(s.out, "15:04:05.0000000")
 		case slotID:
 			s.out = strconv.AppendUint(s.out, uint64(f.id), 10)

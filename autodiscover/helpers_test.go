@@ -98,6 +98,12 @@ type noted struct {
 
 func (n *noted) add(s string) { n.mu.Lock(); n.calls = append(n.calls, s); n.mu.Unlock() }
 
+func (n *noted) count() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.calls)
+}
+
 func (n *noted) last() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()

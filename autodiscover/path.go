@@ -19,8 +19,16 @@ func canonicalPaths(next echo.HandlerFunc) echo.HandlerFunc {
 			if p != u.Path {
 				u.Path = p
 			}
-			// Route on the decoded path; the v1.0 handler reads the address from it.
-			u.RawPath = ""
+			// echo routes on RawPath when set: fold it the same way, so that it stays the
+			// encoding of Path (an encoded "/" in a v1.0 address stays one segment for the
+			// request log), or drop it when its fixed part is itself encoded.
+			if u.RawPath != "" {
+				if rp, ok := canonicalPath(u.RawPath); ok {
+					u.RawPath = rp
+				} else {
+					u.RawPath = ""
+				}
+			}
 		}
 		return next(c)
 	}

@@ -41,7 +41,7 @@ func TestCanonicalPath(t *testing.T) {
 	}
 }
 
-// TestCanonicalPathsMiddleware rewrites Path and drops RawPath for our paths only, and
+// TestCanonicalPathsMiddleware rewrites Path (and RawPath) for our paths only, and
 // allocates nothing for the paths of other packages.
 func TestCanonicalPathsMiddleware(t *testing.T) {
 	e := echo.New()
@@ -56,7 +56,9 @@ func TestCanonicalPathsMiddleware(t *testing.T) {
 	for _, tc := range []struct{ target, wantPath, wantRaw string }{
 		{"/AutoDiscover/AutoDiscover.xml", PathXML, ""},
 		{"/autodiscover/autodiscover%2Exml", PathXML, ""},
-		{"/Autodiscover/Autodiscover.json/v1.0/a%2Fb@qq.com", "/autodiscover/autodiscover.json/v1.0/a/b@qq.com", ""},
+		{"/Autodiscover/Autodiscover.json/v1.0/a%2Fb@qq.com", "/autodiscover/autodiscover.json/v1.0/a/b@qq.com", "/autodiscover/autodiscover.json/v1.0/a%2Fb@qq.com"},
+		{"/Autodiscover/Autodiscover.json/v1.0/a%2fb@qq.com?x=%2F", "/autodiscover/autodiscover.json/v1.0/a/b@qq.com", "/autodiscover/autodiscover.json/v1.0/a%2fb@qq.com"},
+		{"/Autodiscover/Autodiscover%2Ejson/v1.0/a%2Fb@qq.com", "/autodiscover/autodiscover.json/v1.0/a/b@qq.com", ""},
 		{"/Other/Path%2Fx", "/Other/Path/x", "/Other/Path%2Fx"},
 		{"/Mail/Config-v1.1.xml", "/Mail/Config-v1.1.xml", ""},
 	} {

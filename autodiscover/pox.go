@@ -69,7 +69,7 @@ func (h *Handler) answer(c echo.Context, d *documents, req request) (template, m
 }
 
 // identify returns the address a request asks about. LegacyDN wins over EMailAddress
-// (MS-OXDSCLI §2.2.3.1.1.1.1); a LegacyDN that is an X.500 DN rather than an address
+// (MS-OXDSCLI request rules); a LegacyDN that is an X.500 DN rather than an address
 // cannot be resolved here, so EMailAddress is used if present, else the request is
 // for an address that cannot be found (known false). A missing or malformed
 // EMailAddress is an invalid request.
@@ -135,7 +135,7 @@ func sameSchema(got, ns string) bool {
 }
 
 // Redirect answers a GET or HEAD on the XML path, Outlook's HTTP redirect method: 302
-// to the configured canonical HTTPS URL (MS-OXDSCLI §3.1.5.2 allows a 302 with
+// to the configured canonical HTTPS URL (MS-OXDSCLI allows a 302 with
 // Location). Without a configured URL, or when the request already arrived at that
 // URL (a redirect would loop), it answers the 600 document asking for POST: never 404
 // or 405, which make clients give up on the host (Stalwart #1695).
@@ -167,9 +167,11 @@ func (h *Handler) isCanonical(c echo.Context, canonical string) bool {
 func (h *Handler) readBody(c echo.Context, s *scratch) ([]byte, error) {
 	r := c.Request()
 	rc := http.NewResponseController(c.Response().Writer)
-	// A stalled body must not hold the handler forever. ErrNotSupported (a recorder in
-	// tests) is ignored: the server's own timeouts then apply.
-	_ = rc.SetReadDeadline(time.Now().Add(h.bodyReadTimeout))
+	// A stalled body must not hold the handler forever. A server whose ReadTimeout is
+	// stricter keeps its own deadline; ErrNotSupported (a recorder) is ignored.
+	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); !ok || srv.ReadTimeout <= 0 || srv.ReadTimeout > h.bodyReadTimeout {
+		_ = rc.SetReadDeadline(time.Now().Add(h.bodyReadTimeout))
+	}
 	if r.ContentLength > maxBodySize && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
 		// The client waits for 100 Continue before sending; we refuse without asking for it.
 		return nil, errTooLarge

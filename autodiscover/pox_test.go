@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/mailconf/mailconf"
 )
@@ -285,4 +288,58 @@ func TestUpdateConcurrent(t *testing.T) {
 	}
 	stop.Store(true)
 	<-done
+}
+
+// notingWriter carries the NoteDomain hook on the ResponseWriter, as httpserver's
+// logging writer does, and unwraps like it.
+type notingWriter struct {
+	http.ResponseWriter
+	n *noted
+}
+
+func (w notingWriter) NoteDomain(domain, provider string) { w.n.add(domain + " " + provider) }
+func (w notingWriter) Unwrap() http.ResponseWriter        { return w.ResponseWriter }
+
+// TestNoteDomainWriterHook finds the hook on a wrapping ResponseWriter, and reports
+// only configured domains.
+func TestNoteDomainWriterHook(t *testing.T) {
+	e := newEcho(newTestHandler(t, qqCatalog(t)))
+	n := &noted{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.ServeHTTP(notingWriter{w, n}, r)
+	}))
+	defer srv.Close()
+	ts := &testServer{Server: srv, noted: n}
+	for _, tc := range []struct{ method, path, body, want string }{
+		{"POST", PathXML, autodiscoverRequest("user@foxmail.com"), "foxmail.com qq.com"},
+		{"GET", PathJSON + "?Email=a@qq.com&Protocol=AutodiscoverV1", "", "qq.com qq.com"},
+		{"POST", PathXML, autodiscoverRequest("user@example.com"), ""},
+		{"POST", PathXML, "garbage", ""},
+	} {
+		before := n.count()
+		ts.do(t, tc.method, tc.path, "", tc.body)
+		got := ""
+		if n.count() > before {
+			got = n.last()
+		}
+		if got != tc.want {
+			t.Errorf("%s %s: noted %q, want %q", tc.method, tc.path, got, tc.want)
+		}
+	}
+	// The wrapped writer must not defeat the body limit.
+	resp, body := ts.do(t, "POST", PathXML, "", autodiscoverRequest("user@qq.com")+strings.Repeat(" ", maxBodySize))
+	checkXMLHeaders(t, resp)
+	if code := errorOf(t, body); code != "600" {
+		t.Errorf("oversize body through a wrapping writer: error %q, want 600", code)
+	}
+}
+
+// TestInnermost unwraps middleware writers down to the server's own, which
+// http.MaxBytesReader needs in order to close the connection gracefully.
+func TestInnermost(t *testing.T) {
+	rec := httptest.NewRecorder()
+	c := echo.New().NewContext(httptest.NewRequest("GET", "/", nil), notingWriter{notingWriter{rec, nil}, nil})
+	if w := innermost(c.Response()); w != http.ResponseWriter(rec) {
+		t.Errorf("innermost = %T, want the recorder", w)
+	}
 }

@@ -20,7 +20,7 @@ var (
 	errBodyRead    = errors.New("reading the body failed")
 )
 
-// request is what an Autodiscover POX request asks (MS-OXDSCLI §2.2.3).
+// request is what an Autodiscover POX request asks (MS-OXDSCLI request schema).
 type request struct {
 	// EMailAddress and LegacyDN are the trimmed texts of those elements; "" if absent.
 	EMailAddress string
