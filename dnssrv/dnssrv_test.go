@@ -551,6 +551,7 @@ func TestOpcodes(t *testing.T) {
 	opcode15.SetQuestion("example.org.", dns.TypeSOA)
 	opcode15.Opcode = 15
 	opcode15.SetEdns0(1232, false)
+	opcode15.AuthenticatedData = true // as dig sends it
 	for name, m := range map[string]*dns.Msg{"notify": notify, "update": update, "opcode 15": opcode15} {
 		for _, network := range []string{"udp", "tcp"} {
 			t.Run(name+"/"+network, func(t *testing.T) {
@@ -559,10 +560,18 @@ func TestOpcodes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				// RFC 8906 §3.1.4: NOTIMP, nothing else.
-				if r.Rcode != dns.RcodeNotImplemented || r.Opcode != m.Opcode || r.Authoritative || len(r.Answer)+len(r.Ns)+len(r.Extra) != 0 {
-					t.Errorf("rcode %s opcode %d aa %v sections %d/%d/%d; want NOTIMP, opcode %d, nothing else",
-						dns.RcodeToString[r.Rcode], r.Opcode, r.Authoritative, len(r.Answer), len(r.Ns), len(r.Extra), m.Opcode)
+				// RFC 8906 §3.1.4: NOTIMP, nothing else but a fresh OPT for an EDNS query.
+				wantExtra := 0
+				if m.IsEdns0() != nil {
+					wantExtra = 1
+					if o := r.IsEdns0(); o == nil || o.Version() != 0 || len(o.Option) != 0 {
+						t.Errorf("OPT %v", o)
+					}
+				}
+				if r.Rcode != dns.RcodeNotImplemented || r.Opcode != m.Opcode || r.Authoritative || r.AuthenticatedData ||
+					len(r.Answer)+len(r.Ns) != 0 || len(r.Extra) != wantExtra {
+					t.Errorf("rcode %s opcode %d aa %v ad %v sections %d/%d/%d; want NOTIMP, opcode %d, nothing else",
+						dns.RcodeToString[r.Rcode], r.Opcode, r.Authoritative, r.AuthenticatedData, len(r.Answer), len(r.Ns), len(r.Extra), m.Opcode)
 				}
 			})
 		}

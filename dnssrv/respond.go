@@ -47,21 +47,14 @@ func newAnswers(cat *mailconf.Catalog, zones *zone.Set) (*answers, error) {
 }
 
 // acceptMsg is the dns.Server MsgAcceptFunc, and the UDP loop applies it too, so
-// both transports treat malformed and unsupported messages alike.
+// both transports treat malformed and unsupported messages alike. It drops
+// responses and lets reply answer everything else: NOTIMP for other opcodes and
+// FORMERR for a wrong question count come from reply, with a fresh OPT and the AD
+// bit clear, rather than from dns.Server's bare header.
 func acceptMsg(dh dns.Header) dns.MsgAcceptAction {
 	const qr = 1 << 15
 	if dh.Bits&qr != 0 {
-		return dns.MsgIgnore // a response: answering could start a loop (RFC 8906 §3.1.5)
-	}
-	// RFC 8906 §3.1.4: unknown opcodes get NOTIMP. NOTIFY (RFC 1996) and UPDATE
-	// (RFC 2136) are not served either.
-	if opcode := int(dh.Bits>>11) & 0xF; opcode != dns.OpcodeQuery {
-		return dns.MsgRejectNotImplemented
-	}
-	// RFC 9619: a query has exactly one question. The other limits are miekg's
-	// defaults (room for an OPT and a TSIG record).
-	if dh.Qdcount != 1 || dh.Ancount > 1 || dh.Nscount > 1 || dh.Arcount > 2 {
-		return dns.MsgReject
+		return dns.MsgIgnore // never answer a response: that could start a loop between servers
 	}
 	return dns.MsgAccept
 }
@@ -77,31 +70,18 @@ func (a *answers) serveRaw(pkt []byte, udp bool) ([]byte, error) {
 		Id: be16(pkt[0:]), Bits: be16(pkt[2:]),
 		Qdcount: be16(pkt[4:]), Ancount: be16(pkt[6:]), Nscount: be16(pkt[8:]), Arcount: be16(pkt[10:]),
 	}
-	req := new(dns.Msg)
-	action := acceptMsg(dh)
-	switch action {
-	case dns.MsgIgnore:
+	if acceptMsg(dh) != dns.MsgAccept {
 		return nil, nil
-	case dns.MsgAccept:
-		if err := req.Unpack(pkt); err == nil {
-			return a.respond(req, udp)
-		}
-		// RFC 1035 §4.1.1: the query could not be interpreted, FORMERR.
-		action = dns.MsgReject
-	default:
-		if err := req.Unpack(pkt[:12]); err != nil {
-			return nil, nil
-		}
 	}
-	// Mirror dns.Server.serveDNS: the request's header turned into a reply, with
-	// whatever question was parsed and nothing else.
-	opcode := req.Opcode
+	req := new(dns.Msg)
+	if err := req.Unpack(pkt); err == nil {
+		return a.respond(req, udp)
+	}
+	// RFC 1035 §4.1.1: the message could not be parsed, FORMERR. Mirror
+	// dns.Server.serveDNS, which answers TCP: the request's header turned into a
+	// reply, with whatever question was parsed and nothing else.
 	req.SetRcodeFormatError(req)
 	req.Zero = false
-	if action == dns.MsgRejectNotImplemented {
-		req.Opcode = opcode
-		req.Rcode = dns.RcodeNotImplemented
-	}
 	req.Answer, req.Ns, req.Extra = nil, nil, nil
 	out, err := req.Pack()
 	if err != nil {
@@ -172,11 +152,15 @@ func (a *answers) reply(req *dns.Msg) (*dns.Msg, int) {
 		}
 	}
 	if req.Opcode != dns.OpcodeQuery {
+		// RFC 8906 §3.1.4: unknown opcodes get NOTIMP. NOTIFY (RFC 1996) and UPDATE
+		// (RFC 2136) are not served either.
 		m.Rcode = dns.RcodeNotImplemented
 		return m, limit
 	}
 	if len(req.Question) != 1 {
+		// RFC 9619: a query has exactly one question.
 		m.Rcode = dns.RcodeFormatError
+		m.Question = nil
 		return m, limit
 	}
 	q := req.Question[0]

@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# The dig/kdig battery of the DNS reference (issue 4), run against a running
+# mailconf DNS server by independent clients. Exits non-zero on any mismatch.
+#
+# Usage: .ci/dns-battery.sh ADDR PORT [PROFILE]
+#   PROFILE builtin (default): the server serves the built-in catalog (QQ Mail),
+#     as `mailconf serve` does without -config.
+#   PROFILE test: the server serves dnssrv/testdata/test.yaml; adds the checks for
+#     STARTTLS, plain and not-offered services, the additional section, truncation,
+#     CHAOS strings and NSID.
+# Needs dig (bind9-dnsutils) and kdig (knot-dnsutils); dnsperf, when installed,
+# adds a short load check.
+set -u
+
+ADDR=${1:?usage: $0 ADDR PORT [builtin|test]}
+PORT=${2:?usage: $0 ADDR PORT [builtin|test]}
+PROFILE=${3:-builtin}
+
+case $PROFILE in
+builtin) TTL=3600 W=1 NEG=300 ;;
+test) TTL=7200 W=5 NEG=600 ;;
+*) echo "unknown profile $PROFILE" >&2; exit 2 ;;
+esac
+
+for tool in dig kdig; do
+	command -v "$tool" >/dev/null || { echo "$tool not found: apt-get install -y bind9-dnsutils knot-dnsutils" >&2; exit 2; }
+done
+
+D=(dig @"$ADDR" -p "$PORT" +norec +nocookie +time=2 +tries=1)
+fails=0 checks=0
+out=
+
+# q ARGS...: run dig, keep its output in $out with blanks squeezed.
+q() { out=$("${D[@]}" "$@" 2>&1 | tr -s ' \t' '  '); desc="dig $*"; }
+
+fail() {
+	fails=$((fails + 1))
+	echo "FAIL: $desc: $1"
+	printf '%s\n' "$out" | sed 's/^/    /'
+}
+
+# section NAME: the records of one section of $out (ANSWER, AUTHORITY, ADDITIONAL, QUESTION).
+section() { printf '%s\n' "$out" | awk -v s=";; $1 SECTION:" '$0 == s {f = 1; next} /^$/ {f = 0} f'; }
+flags() { printf '%s\n' "$out" | sed -n 's/^;; flags: \([a-z ]*\);.*/\1/p'; }
+
+status() { checks=$((checks + 1)); printf '%s\n' "$out" | grep -q "status: $1," || fail "want status $1"; }
+count() { checks=$((checks + 1)); printf '%s\n' "$out" | grep -q "[ ,]$1: $2[, ]*" || fail "want $1: $2"; }
+flag() { checks=$((checks + 1)); [[ " $(flags) " == *" $1 "* ]] || fail "want flag $1"; }
+noflag() { checks=$((checks + 1)); [[ " $(flags) " != *" $1 "* ]] || fail "flag $1 must not be set"; }
+# has SECTION LINE: the section holds exactly this record (whitespace squeezed).
+has() { checks=$((checks + 1)); section "$1" | grep -qxF "$2" || fail "want in $1: $2"; }
+lines() { checks=$((checks + 1)); [[ $(section "$1" | grep -c .) == "$2" ]] || fail "want $2 records in $1"; }
+contains() { checks=$((checks + 1)); printf '%s\n' "$out" | grep -qF -- "$1" || fail "want output to contain: $1"; }
+lacks() { checks=$((checks + 1)); ! printf '%s\n' "$out" | grep -qF -- "$1" || fail "output must not contain: $1"; }
+authoritative() { flag qr; flag aa; noflag ra; noflag rd; noflag tc; }
+
+# The apex SOA, for the serial and the negative TTL (RFC 2308 §5).
+q qq.com SOA
+status NOERROR; authoritative; count ANSWER 1
+soa=$(section ANSWER | awk '$4 == "SOA"')
+read -r _ soa_ttl _ _ soa_mname soa_rname soa_serial _ _ _ soa_min <<<"$soa"
+neg_ttl=$((soa_ttl < soa_min ? soa_ttl : soa_min))
+[[ $neg_ttl == "$NEG" ]] || { desc="negative TTL"; fail "min(TTL $soa_ttl, MINIMUM $soa_min) = $neg_ttl, want $NEG"; }
+NEGSOA="qq.com. $neg_ttl IN SOA $soa_mname $soa_rname $soa_serial ${soa#* SOA * * * }"
+NEGSOA=$(printf '%s' "$NEGSOA" | tr -s ' ')
+
+q qq.com NS
+status NOERROR; authoritative; has ANSWER "qq.com. $TTL IN NS $soa_mname"
+
+q _imaps._tcp.qq.com SRV
+status NOERROR; authoritative; count ANSWER 1; count AUTHORITY 0
+has ANSWER "_imaps._tcp.qq.com. $TTL IN SRV 0 $W 993 imap.qq.com."
+has QUESTION ";_imaps._tcp.qq.com. IN SRV"
+imaps_udp=$(section ANSWER)
+
+q _pop3s._tcp.qq.com SRV
+status NOERROR; authoritative; has ANSWER "_pop3s._tcp.qq.com. $TTL IN SRV 10 $W 995 pop.qq.com."
+q _submissions._tcp.qq.com SRV
+status NOERROR; authoritative; has ANSWER "_submissions._tcp.qq.com. $TTL IN SRV 0 $W 465 smtp.qq.com."
+q _imaps._tcp.foxmail.com SRV
+status NOERROR; authoritative; has ANSWER "_imaps._tcp.foxmail.com. $TTL IN SRV 0 $W 993 imap.qq.com."
+
+# 0x20: the question comes back as sent.
+q _IMAPS._TCP.QQ.COM SRV
+status NOERROR; authoritative; count ANSWER 1
+has QUESTION ";_IMAPS._TCP.QQ.COM. IN SRV"
+checks=$((checks + 1))
+[[ $(section ANSWER | tr 'A-Z' 'a-z') == "$(tr 'A-Z' 'a-z' <<<"$imaps_udp")" ]] || fail "mixed case: other data than the lowercase query"
+
+# RFC 8020: the empty non-terminal is NOERROR/NODATA, not NXDOMAIN.
+q _tcp.qq.com SRV
+status NOERROR; authoritative; count ANSWER 0; has AUTHORITY "$NEGSOA"
+
+# RFC 2308 §3: NXDOMAIN and NODATA with the SOA, TTL min(TTL, MINIMUM).
+q nope.qq.com A
+status NXDOMAIN; authoritative; count ANSWER 0; has AUTHORITY "$NEGSOA"; lines AUTHORITY 1
+q _imaps._tcp.qq.com A
+status NOERROR; authoritative; count ANSWER 0; has AUTHORITY "$NEGSOA"
+
+# Nothing is invented for a service the built-in configuration says nothing about.
+if [[ $PROFILE == builtin ]]; then
+	q _imap._tcp.qq.com SRV
+	status NXDOMAIN; authoritative; has AUTHORITY "$NEGSOA"
+fi
+
+# Outside every zone: REFUSED, AA clear.
+q example.com A
+status REFUSED; noflag aa; noflag ra; count ANSWER 0; count AUTHORITY 0
+q com SOA
+status REFUSED; noflag aa
+
+# RFC 8482 §4.2: ANY gets one synthesised HINFO.
+q qq.com ANY
+status NOERROR; authoritative; count ANSWER 1; has ANSWER "qq.com. $TTL IN HINFO \"RFC8482\" \"\""
+
+# EDNS (RFC 6891): BADVERS with an OPT at version 0; options and unknown flags not echoed.
+q +edns=1 +noednsneg qq.com SOA
+status BADVERS; noflag aa; count ANSWER 0; contains "; EDNS: version: 0, flags:; udp: 1232"
+q +ednsopt=100:0102 qq.com SOA
+status NOERROR; authoritative; count ANSWER 1; lacks "OPT=100"; contains "; EDNS: version: 0, flags:; udp: 1232"
+q +ednsflags=0x80 qq.com SOA
+status NOERROR; authoritative; lacks "MBZ"
+q +noedns _imaps._tcp.qq.com SRV
+status NOERROR; authoritative; lacks "OPT PSEUDOSECTION"; count ADDITIONAL 0
+q @"$ADDR" -p "$PORT" +norec +cookie qq.com SOA
+status NOERROR; lacks "COOKIE"
+
+# RFC 8906: other opcodes NOTIMP; no question FORMERR.
+q +opcode=15 qq.com SOA
+status NOTIMP; noflag aa; noflag ad
+q +opcode=notify qq.com SOA
+status NOTIMP
+q +opcode=update qq.com SOA
+status NOTIMP
+q +header-only qq.com SOA
+status FORMERR; noflag ad
+
+# TC only when required data does not fit; DO copied (RFC 3225).
+q +dnssec +bufsize=512 +ignore qq.com SOA
+status NOERROR; authoritative; count ANSWER 1; contains "; EDNS: version: 0, flags: do; udp: 1232"
+
+# CHAOS.
+q version.bind TXT CH
+if [[ $PROFILE == builtin ]]; then
+	status REFUSED; noflag aa
+else
+	status NOERROR; flag aa; has ANSWER 'version.bind. 0 CH TXT "mailconf test"'
+	q id.server TXT CH
+	status NOERROR; has ANSWER 'id.server. 0 CH TXT "ns-test-1"'
+fi
+
+# TCP gives the same answer.
+q +tcp _imaps._tcp.qq.com SRV
+status NOERROR; authoritative
+checks=$((checks + 1))
+[[ $(section ANSWER) == "$imaps_udp" ]] || fail "TCP answer differs from UDP"
+
+# No zone transfers.
+q qq.com AXFR
+contains "Transfer failed."
+
+# RFC 7766: three queries on one TCP connection.
+desc="kdig +tcp +keepopen, three queries"
+out=$(kdig @"$ADDR" -p "$PORT" +tcp +keepopen +norec +time=2 +retry=0 \
+	_imaps._tcp.qq.com SRV _pop3s._tcp.qq.com SRV nope.qq.com A 2>&1 | tr -s ' \t' '  ')
+checks=$((checks + 1))
+[[ $(printf '%s\n' "$out" | grep -o 'status: [A-Z]*' | tr '\n' ' ') == "status: NOERROR status: NOERROR status: NXDOMAIN " ]] ||
+	fail "want NOERROR, NOERROR, NXDOMAIN"
+checks=$((checks + 1))
+[[ $(printf '%s\n' "$out" | grep -c "(TCP)") == 3 ]] || fail "want three answers over TCP"
+
+desc="kdig +nsid"
+out=$(kdig @"$ADDR" -p "$PORT" +norec +nsid +time=2 +retry=0 qq.com SOA 2>&1 | tr -s ' \t' '  ')
+contains "status: NOERROR;"
+if [[ $PROFILE == test ]]; then contains 'NSID: 6E732D746573742D31 "ns-test-1"'; else lacks "NSID"; fi
+
+if [[ $PROFILE == test ]]; then
+	q _imap._tcp.example.org SRV
+	status NOERROR; authoritative; has ANSWER "_imap._tcp.example.org. 7200 IN SRV 0 5 143 mail.example.org."
+	q _pop3._tcp.example.org SRV
+	status NOERROR; authoritative; has ANSWER "_pop3._tcp.example.org. 7200 IN SRV 10 5 110 mail.example.org."
+	# RFC 6186 §3.4: a service not offered is one "0 0 0 ." record, alone.
+	q _imaps._tcp.example.org SRV
+	status NOERROR; authoritative; lines ANSWER 1; has ANSWER "_imaps._tcp.example.org. 7200 IN SRV 0 0 0 ."
+	# RFC 2782: in-zone targets' addresses in the additional section.
+	q _submission._tcp.example.org SRV
+	status NOERROR; authoritative; lines ANSWER 2
+	has ADDITIONAL "autoconfig.example.org. 7200 IN A 192.0.2.53"
+	has ADDITIONAL "autoconfig.example.org. 7200 IN AAAA 2001:db8::53"
+	q _autodiscover._tcp.example.net SRV
+	status NOERROR; has ANSWER "_autodiscover._tcp.example.net. 7200 IN SRV 0 0 443 autodiscover.example.org."
+	has ADDITIONAL "autodiscover.example.org. 7200 IN A 192.0.2.53"
+	# RFC 2181 §9: a required RRset that does not fit: TC, no partial set; full over TCP.
+	q +bufsize=512 +ignore _imaps._tcp.big.example SRV
+	status NOERROR; flag tc; count ANSWER 0
+	q +noedns +ignore _imaps._tcp.big.example SRV
+	status NOERROR; flag tc; count ANSWER 0
+	q +bufsize=4096 _imaps._tcp.big.example SRV
+	status NOERROR; noflag tc; count ANSWER 30
+	q +bufsize=512 _imaps._tcp.big.example SRV # dig retries over TCP by itself
+	status NOERROR; noflag tc; count ANSWER 30; contains "(TCP)"
+fi
+
+if command -v dnsperf >/dev/null; then
+	qf=$(mktemp)
+	printf '_imaps._tcp.qq.com SRV\n_pop3s._tcp.qq.com SRV\n_submissions._tcp.qq.com SRV\nnope.qq.com A\n_tcp.qq.com SRV\n' >"$qf"
+	for mode in udp tcp; do
+		desc="dnsperf -m $mode"
+		out=$(dnsperf -s "$ADDR" -p "$PORT" -d "$qf" -l 3 -c 10 -q 100 -m "$mode" 2>&1)
+		contains "Queries lost:         0 "
+	done
+	rm -f "$qf"
+fi
+
+echo "dns battery ($PROFILE profile, $ADDR port $PORT): $checks checks, $fails failed"
+[[ $fails == 0 ]]
