@@ -6,9 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -84,6 +86,12 @@ func (a *ACME) SetNames(names []string) {
 func (a *ACME) Names() []string { return *a.names.Load() }
 
 func (a *ACME) allowed(_ context.Context, host string) error {
+	// autocert's HTTP-01 handler passes the Host header, which carries a port when the
+	// plain listener is not on 80.
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	if _, ok := slices.BinarySearch(*a.names.Load(), host); ok {
 		return nil
 	}
