@@ -46,9 +46,9 @@ type pebbleCA struct {
 // (TLS-ALPN-01) on the addresses that resolver (our own DNS server) gives.
 func startPebble(t *testing.T, httpPort, tlsPort int, resolver string) *pebbleCA {
 	t.Helper()
-	t.Setenv("PEBBLE_VA_NOSLEEP", "1")       // no random delay before validating
-	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")  // no deliberately rejected nonces
-	t.Setenv("PEBBLE_AUTHZREUSE", "0")       // every order is validated afresh
+	t.Setenv("PEBBLE_VA_NOSLEEP", "1")      // no random delay before validating
+	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0") // no deliberately rejected nonces
+	t.Setenv("PEBBLE_AUTHZREUSE", "0")      // every order is validated afresh
 	var logBuf bytes.Buffer
 	logger := log.New(&lockedWriter{w: &logBuf}, "pebble ", 0)
 	store := db.NewMemoryStore()
