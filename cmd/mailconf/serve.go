@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -40,9 +41,10 @@ type serveFlags struct {
 	logLevel  string
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// newServeFlags declares the flags of `mailconf serve`.
+func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveFlags) {
 	fs := newFlagSet("serve", "Serve mail client configuration. Without -config the built-in QQ Mail\nconfiguration (qq.com, foxmail.com) is served. SIGHUP reloads the configuration\n(and certificate files); SIGTERM stops after requests in flight finish.", stderr)
-	var f serveFlags
+	f := &serveFlags{}
 	fs.StringVar(&f.config, "config", "", "configuration `file` (YAML); empty serves the built-in QQ Mail configuration")
 	fs.StringVar(&f.http, "http", ":8080", "plain HTTP listen `address` (autoconfig, Autodiscover, ACME HTTP-01); empty disables")
 	fs.StringVar(&f.https, "https", "", "HTTPS listen `address`, e.g. :443; needs -tls-cert/-tls-key or tls in the configuration; empty disables")
@@ -52,9 +54,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.admin, "admin", "127.0.0.1:9100", "admin listen `address` for /metrics, /healthz and /readyz; empty disables")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "minimum log `level`: debug, info, warn or error")
+	return fs, f
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, fp := newServeFlags(stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	f := *fp
 	// Log lines are batched so a busy server does not make a write call per request;
 	// they reach stderr within logbuf.DefaultInterval, and all of them before exit.
 	logOut := logbuf.New(stderr, 0, 0)
