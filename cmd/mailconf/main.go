@@ -34,6 +34,7 @@ type command struct {
 var commands = []command{
 	{"serve", "answer autoconfig (and the other protocols) over HTTP", runServe},
 	{"validate", "check a configuration file and list every problem", runValidate},
+	{"records", "print the DNS records served for every domain, as zone files", runRecords},
 	{"version", "print the version", runVersion},
 }
 

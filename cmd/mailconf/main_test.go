@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -134,5 +136,32 @@ func TestServe(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no request log line:\n%s", logs)
+	}
+}
+
+// TestRecords parses the zone files `mailconf records` prints with a zone-file parser.
+func TestRecords(t *testing.T) {
+	code, stdout, stderr := runCmd(t, "records", "-config", "../../deploy/mailconf.example.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	zp := dns.NewZoneParser(strings.NewReader(stdout), "", "records")
+	got := map[string]bool{}
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		got[rr.String()] = true
+	}
+	if err := zp.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"_imaps._tcp.example.com.\t3600\tIN\tSRV\t0 1 993 imap.example.com.",
+		"_pop3s._tcp.example.com.\t3600\tIN\tSRV\t10 1 995 pop.example.com.",
+		"_submissions._tcp.xn--bcher-kva.example.\t3600\tIN\tSRV\t0 1 465 smtp.example.com.",
+		"_imaps._tcp.qq.com.\t3600\tIN\tSRV\t0 1 993 imap.qq.com.",
+		"autoconfig.example.net.\t3600\tIN\tA\t192.0.2.10",
+	} {
+		if !got[want] {
+			t.Errorf("missing %q in:\n%s", want, stdout)
+		}
 	}
 }
