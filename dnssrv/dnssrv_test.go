@@ -710,23 +710,36 @@ func TestNextSerial(t *testing.T) {
 	}
 }
 
-// TestWildcardAddress binds 0.0.0.0, where each reply must leave from the address
-// the query went to (IP_PKTINFO).
+// TestWildcardAddress binds the IPv4 and the dual-stack wildcard, where each reply
+// must leave from the address the query went to (IP_PKTINFO).
 func TestWildcardAddress(t *testing.T) {
-	s := startServer(t, defaultCatalog(t), "0.0.0.0:0", false)
-	_, port, _ := net.SplitHostPort(s.Addr())
-	if !s.udp.pktinfo && pktinfoSupported {
-		t.Error("no IP_PKTINFO on a wildcard socket")
-	}
-	for _, network := range []string{"udp", "tcp"} {
-		r, _, err := (&dns.Client{Net: network, Timeout: 2 * time.Second}).Exchange(
-			query{name: "_imaps._tcp.qq.com.", qtype: dns.TypeSRV}.msg(dns.Id()), net.JoinHostPort("127.0.0.1", port))
-		if err != nil {
-			t.Fatalf("%s: %v", network, err)
-		}
-		if len(r.Answer) != 1 {
-			t.Errorf("%s: %d answers", network, len(r.Answer))
-		}
+	for _, bind := range []string{"0.0.0.0:0", "[::]:0"} {
+		t.Run(bind, func(t *testing.T) {
+			if bind[0] == '[' {
+				if l, err := net.ListenPacket("udp", bind); err != nil {
+					t.Skipf("no IPv6: %v", err)
+				} else {
+					l.Close()
+				}
+			}
+			s := startServer(t, defaultCatalog(t), bind, false)
+			_, port, _ := net.SplitHostPort(s.Addr())
+			if !s.udp.pktinfo && pktinfoSupported {
+				t.Error("no IP_PKTINFO on a wildcard socket")
+			}
+			for _, network := range []string{"udp", "tcp"} {
+				for range 3 { // reuse the worker's reply slots
+					r, _, err := (&dns.Client{Net: network, Timeout: 2 * time.Second}).Exchange(
+						query{name: "_imaps._tcp.qq.com.", qtype: dns.TypeSRV}.msg(dns.Id()), net.JoinHostPort("127.0.0.1", port))
+					if err != nil {
+						t.Fatalf("%s: %v", network, err)
+					}
+					if len(r.Answer) != 1 {
+						t.Errorf("%s: %d answers", network, len(r.Answer))
+					}
+				}
+			}
+		})
 	}
 }
 

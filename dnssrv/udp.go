@@ -66,7 +66,8 @@ func newUDPListener(conn *net.UDPConn) *udpListener {
 // fast path.
 type udpWorker struct {
 	in, out []ipv4.Message
-	outBuf  []byte // udpBatch slots of ednsUDPSize bytes
+	outBuf  []byte   // udpBatch slots of ednsUDPSize bytes
+	outOOB  [][]byte // per slot, the control message of the reply
 }
 
 func newUDPWorker(pktinfo bool) *udpWorker {
@@ -81,7 +82,7 @@ func newUDPWorker(pktinfo bool) *udpWorker {
 		w.out[i].Buffers = [][]byte{nil}
 		if pktinfo {
 			w.in[i].OOB = make([]byte, oobSize)
-			w.out[i].OOB = make([]byte, oobSize)
+			w.outOOB = append(w.outOOB, make([]byte, oobSize))
 		}
 	}
 	return w
@@ -126,13 +127,13 @@ func (s *Server) serveUDP(l *udpListener) {
 			o.Buffers[0] = resp
 			o.Addr = m.Addr
 			if l.pktinfo {
-				o.OOB = replyOOB(m.OOB[:m.NN], o.OOB[:cap(o.OOB)])
+				o.OOB = replyOOB(m.OOB[:m.NN], w.outOOB[k])
 			}
 			k++
 		}
 		s.writeBatch(l, w.out[:k])
 		for i := range w.out[:k] {
-			w.out[i].Buffers[0], w.out[i].Addr = nil, nil
+			w.out[i].Buffers[0], w.out[i].Addr, w.out[i].OOB = nil, nil, nil
 		}
 	}
 }
