@@ -43,6 +43,7 @@ type Server struct {
 	answers atomic.Pointer[answers]
 	closing atomic.Bool
 	noFast  bool // tests: answer every UDP query through the general path
+	xnetIO  bool // tests: x/net batch I/O even where raw batch I/O exists
 
 	mu      sync.Mutex // serialises Start, Update and Shutdown
 	started bool
@@ -143,6 +144,7 @@ func (s *Server) Start(addr string) error {
 		return err
 	}
 	s.udp = newUDPListener(uc)
+	s.udp.xnet = s.xnetIO
 	s.addr = uc.LocalAddr().String()
 
 	started := make(chan struct{})

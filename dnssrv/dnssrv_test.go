@@ -47,6 +47,10 @@ func defaultCatalog(t testing.TB) *mailconf.Catalog {
 	return cat
 }
 
+// forceXNet makes startServer use the x/net batch I/O even where raw batch I/O
+// exists; TestQueries runs the table both ways.
+var forceXNet bool
+
 func startServer(t testing.TB, cat *mailconf.Catalog, addr string, noFast bool) *Server {
 	t.Helper()
 	s, err := New(cat, nil)
@@ -54,6 +58,7 @@ func startServer(t testing.TB, cat *mailconf.Catalog, addr string, noFast bool) 
 		t.Fatal(err)
 	}
 	s.noFast = noFast
+	s.xnetIO = forceXNet
 	if err := s.Start(addr); err != nil {
 		t.Fatal(err)
 	}
@@ -357,25 +362,31 @@ func checkReply(t *testing.T, c tcase, r *dns.Msg, serial uint32, udp bool) {
 }
 
 func TestQueries(t *testing.T) {
-	servers := map[string]*Server{
-		"qq":   startServer(t, defaultCatalog(t), "127.0.0.1:0", false),
-		"test": startServer(t, testCatalog(t), "127.0.0.1:0", false),
-	}
-	for srvName, cases := range map[string][]tcase{"qq": qqCases, "test": testCases} {
-		s := servers[srvName]
-		serial := s.answers.Load().zones.Serial()
-		for _, c := range cases {
-			for _, network := range []string{"udp", "tcp"} {
-				t.Run(srvName+"/"+c.name+"/"+network, func(t *testing.T) {
-					cl := &dns.Client{Net: network, Timeout: 2 * time.Second}
-					r, _, err := cl.Exchange(c.q.msg(dns.Id()), s.Addr())
-					if err != nil {
-						t.Fatal(err)
-					}
-					checkReply(t, c, r, serial, network == "udp")
-				})
+	for _, io := range []string{"raw", "xnet"} {
+		t.Run(io, func(t *testing.T) {
+			forceXNet = io == "xnet"
+			defer func() { forceXNet = false }()
+			servers := map[string]*Server{
+				"qq":   startServer(t, defaultCatalog(t), "127.0.0.1:0", false),
+				"test": startServer(t, testCatalog(t), "127.0.0.1:0", false),
 			}
-		}
+			for srvName, cases := range map[string][]tcase{"qq": qqCases, "test": testCases} {
+				s := servers[srvName]
+				serial := s.answers.Load().zones.Serial()
+				for _, c := range cases {
+					for _, network := range []string{"udp", "tcp"} {
+						t.Run(srvName+"/"+c.name+"/"+network, func(t *testing.T) {
+							cl := &dns.Client{Net: network, Timeout: 2 * time.Second}
+							r, _, err := cl.Exchange(c.q.msg(dns.Id()), s.Addr())
+							if err != nil {
+								t.Fatal(err)
+							}
+							checkReply(t, c, r, serial, network == "udp")
+						})
+					}
+				}
+			}
+		})
 	}
 }
 
@@ -713,8 +724,14 @@ func TestNextSerial(t *testing.T) {
 // TestWildcardAddress binds the IPv4 and the dual-stack wildcard, where each reply
 // must leave from the address the query went to (IP_PKTINFO).
 func TestWildcardAddress(t *testing.T) {
-	for _, bind := range []string{"0.0.0.0:0", "[::]:0"} {
-		t.Run(bind, func(t *testing.T) {
+	for _, c := range []struct {
+		bind string
+		xnet bool
+	}{{"0.0.0.0:0", false}, {"[::]:0", false}, {"0.0.0.0:0", true}, {"[::]:0", true}} {
+		bind := c.bind
+		t.Run(fmt.Sprintf("%s/xnet=%v", bind, c.xnet), func(t *testing.T) {
+			forceXNet = c.xnet
+			defer func() { forceXNet = false }()
 			if bind[0] == '[' {
 				if l, err := net.ListenPacket("udp", bind); err != nil {
 					t.Skipf("no IPv6: %v", err)
