@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every curl example in README.md against `mailconf serve` on its built-in default,
+# Runs every curl, dig and `mailconf records` example in README.md against `mailconf serve` on its built-in default,
 # so the examples stay true. Each must exit 0 and print what an autoconfig client expects.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +20,14 @@ n=0
 while IFS= read -r cmd; do
   n=$((n + 1))
   out=$(bash -c "$cmd" 2>&1) || { echo "FAIL (exit $?): $cmd"; fail=1; continue; }
+  # What each kind of example must show.
   case "$cmd" in
     *example.com*) want='404' ;;
     *' -sI '*) want='200 OK' ;;
+    *autodiscover.json*) want='"Protocol":"AutodiscoverV1"' ;;
+    *Autodiscover.xml*) want='<Server>imap.qq.com</Server>' ;;
+    dig*) want='0 1 993 imap.qq.com.' ;;
+    *records*) want='_imaps._tcp.example.com.' ;;
     *) want='<hostname>imap.qq.com</hostname>' ;;
   esac
   if ! grep -qF "$want" <<<"$out"; then
@@ -30,10 +35,10 @@ while IFS= read -r cmd; do
   else
     echo "ok: $cmd"
   fi
-done < <(grep -E '^    curl ' README.md | sed 's/^    //')
+done < <(grep -E '^    (curl|dig|go run \./cmd/mailconf records) ' README.md | sed 's/^    //')
 [ "$n" -gt 0 ] || { echo "no curl examples found in README.md"; exit 1; }
 if grep -q '@' <(grep 'msg=http' "$log"); then
   echo "FAIL: the request log holds an address"; fail=1
 fi
-echo "$n README curl examples checked"
+echo "$n README examples checked"
 exit $fail
