@@ -27,6 +27,12 @@ for tool in dig kdig; do
 done
 
 D=(dig @"$ADDR" -p "$PORT" +norec +nocookie +time=2 +tries=1)
+
+# Wait up to 15 seconds for the server to answer, over UDP and TCP.
+for _ in $(seq 30); do
+	"${D[@]}" +short qq.com SOA >/dev/null 2>&1 && "${D[@]}" +tcp +short qq.com SOA >/dev/null 2>&1 && break
+	sleep 0.5
+done
 fails=0 checks=0
 out=
 
