@@ -316,10 +316,6 @@ func (s *Set) zoneOf(name string) *Zone {
 	return nil
 }
 
-// ZoneOf returns the zone with the longest apex at or above name (lowercase, fully
-// qualified), or nil when name is outside every zone.
-func (s *Set) ZoneOf(name string) *Zone { return s.zoneOf(name) }
-
 // SetSerial sets the SOA serial of every zone. Call it once, before the set is
 // shared.
 func (s *Set) SetSerial(serial uint32) {
