@@ -22,7 +22,7 @@ type Metrics struct {
 
 	httpRequests *prometheus.CounterVec   // endpoint, code, provider
 	httpDuration *prometheus.HistogramVec // endpoint
-	dnsQueries   *prometheus.CounterVec   // qtype, rcode, transport
+	dnsQueries   *dnsCollector
 	reloads      *prometheus.CounterVec   // result
 	configInfo   *prometheus.GaugeVec     // source
 	lastReload   prometheus.Gauge
@@ -48,10 +48,9 @@ func NewMetrics(version string) *Metrics {
 			Help:    "Time to answer HTTP requests, by endpoint.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25, 1, 5},
 		}, []string{"endpoint"}),
-		dnsQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mailconf_dns_queries_total",
-			Help: "DNS queries answered, by query type, response code and transport.",
-		}, []string{"qtype", "rcode", "transport"}),
+		dnsQueries: &dnsCollector{desc: prometheus.NewDesc("mailconf_dns_queries_total",
+			"DNS queries answered, by query type, response code and transport.",
+			[]string{"qtype", "rcode", "transport"}, nil)},
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailconf_config_reloads_total",
 			Help: "Configuration loads after start-up, by result (success or failure).",
@@ -130,9 +129,37 @@ func statusCode(code int) string {
 	return strconv.Itoa(code)
 }
 
-// ObserveDNS counts one DNS answer. qtype and rcode are mnemonics (SRV, NXDOMAIN).
-func (m *Metrics) ObserveDNS(qtype, rcode, transport string) {
-	m.dnsQueries.WithLabelValues(qtype, rcode, transport).Inc()
+// DNSCounts reports DNS answer counts: it calls f for each label set with its total.
+// The DNS server keeps the counts itself (cheaply, on its fast path); they are read
+// when /metrics is scraped.
+type DNSCounts func(f func(qtype, rcode, transport string, n uint64))
+
+// SetDNSCounts sets where the DNS query counts come from.
+func (m *Metrics) SetDNSCounts(src DNSCounts) {
+	m.dnsQueries.mu.Lock()
+	defer m.dnsQueries.mu.Unlock()
+	m.dnsQueries.src = src
+}
+
+// dnsCollector exports the DNS server's own counters as a counter family.
+type dnsCollector struct {
+	desc *prometheus.Desc
+	mu   sync.Mutex
+	src  DNSCounts
+}
+
+func (c *dnsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *dnsCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	src := c.src
+	c.mu.Unlock()
+	if src == nil {
+		return
+	}
+	src(func(qtype, rcode, transport string, n uint64) {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n), qtype, rcode, transport)
+	})
 }
 
 // ConfigLoaded records a configuration taking effect: at start-up (reload false) or

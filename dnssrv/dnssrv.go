@@ -43,6 +43,7 @@ type Server struct {
 	answers atomic.Pointer[answers]
 	closing atomic.Bool
 	noFast  bool // tests: answer every UDP query through the general path
+	stats   Stats
 	xnetIO  bool // tests: x/net batch I/O even where raw batch I/O exists
 
 	mu      sync.Mutex // serialises Start, Update and Shutdown
@@ -207,6 +208,9 @@ func listenBoth(host, port string) (*net.UDPConn, net.Listener, error) {
 	return nil, nil, ErrNoPort
 }
 
+// Stats returns the counts of answers sent.
+func (s *Server) Stats() *Stats { return &s.stats }
+
 // Addr returns the bound address, host:port; "" before Start.
 func (s *Server) Addr() string {
 	s.mu.Lock()
@@ -252,6 +256,7 @@ func (s *Server) serveTCP(w dns.ResponseWriter, req *dns.Msg) {
 		s.log.Error("dns: tcp answer", slog.Any("err", err))
 		return
 	}
+	s.stats.count(out, true)
 	if _, err := w.Write(out); err != nil {
 		s.log.Debug("dns: tcp write", slog.Any("err", err))
 	}

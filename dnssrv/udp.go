@@ -126,6 +126,7 @@ func (s *Server) serveUDP(l *udpListener) {
 					continue
 				}
 			}
+			s.stats.count(resp, false)
 			var replyOOBuf []byte
 			if l.pktinfo {
 				replyOOBuf = replyOOB(oob, outOOB[k])

@@ -135,6 +135,7 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 		if err != nil {
 			return nil, err
 		}
+		d.metrics.SetDNSCounts(d.dns.Stats().Each)
 		d.updaters = append(d.updaters, d.dns)
 	}
 	if f.https != "" {
