@@ -23,8 +23,8 @@ type Metrics struct {
 	httpRequests *prometheus.CounterVec   // endpoint, code, provider
 	httpDuration *prometheus.HistogramVec // endpoint
 	dnsQueries   *dnsCollector
-	reloads      *prometheus.CounterVec   // result
-	configInfo   *prometheus.GaugeVec     // source
+	reloads      *prometheus.CounterVec // result
+	configInfo   *prometheus.GaugeVec   // source
 	lastReload   prometheus.Gauge
 	certExpiry   *prometheus.GaugeVec // name
 	buildInfo    *prometheus.GaugeVec
