@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -95,6 +96,12 @@ func (h *Handler) Update(cat *mailconf.Catalog) error {
 // casing of those paths to the canonical lowercase form.
 func (h *Handler) Register(e *echo.Echo) {
 	e.Pre(canonicalPaths)
+	h.RegisterRoutes(e)
+}
+
+// RegisterRoutes adds the Autodiscover routes to e without the path-casing middleware;
+// the caller then applies CanonicalizePath to every request before routing.
+func (h *Handler) RegisterRoutes(e *echo.Echo) {
 	e.POST(PathXML, h.POX)
 	e.GET(PathXML, h.Redirect)
 	e.HEAD(PathXML, h.Redirect)
@@ -142,3 +149,7 @@ func hostID() uint32 {
 	fmt.Fprint(f, name)
 	return f.Sum32()
 }
+
+// CanonicalizePath is the package's CanonicalizePath, for servers that route several
+// protocols (see RegisterRoutes).
+func (h *Handler) CanonicalizePath(u *url.URL) { CanonicalizePath(u) }

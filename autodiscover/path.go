@@ -1,6 +1,7 @@
 package autodiscover
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -14,23 +15,33 @@ import (
 func canonicalPaths(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		// Mutate the request in place: echo routes on the *http.Request it started with.
-		u := c.Request().URL
-		if p, ok := canonicalPath(u.Path); ok {
-			if p != u.Path {
-				u.Path = p
-			}
-			// echo routes on RawPath when set: fold it the same way, so that it stays the
-			// encoding of Path (an encoded "/" in a v1.0 address stays one segment for the
-			// request log), or drop it when its fixed part is itself encoded.
-			if u.RawPath != "" {
-				if rp, ok := canonicalPath(u.RawPath); ok {
-					u.RawPath = rp
-				} else {
-					u.RawPath = ""
-				}
-			}
-		}
+		CanonicalizePath(c.Request().URL)
 		return next(c)
+	}
+}
+
+// CanonicalizePath rewrites u's path in place to the canonical form when it is one of
+// the Autodiscover paths in any casing, and leaves every other path untouched, without
+// allocating. A server that routes many protocols calls it before routing instead of
+// the e.Pre middleware Register installs (see Handler.RegisterRoutes): echo's
+// pre-middleware costs an allocation on every request, of every protocol.
+func CanonicalizePath(u *url.URL) {
+	p, ok := canonicalPath(u.Path)
+	if !ok {
+		return
+	}
+	if p != u.Path {
+		u.Path = p
+	}
+	// echo routes on RawPath when set: fold it the same way, so that it stays the
+	// encoding of Path (an encoded "/" in a v1.0 address stays one segment for the
+	// request log), or drop it when its fixed part is itself encoded.
+	if u.RawPath != "" {
+		if rp, ok := canonicalPath(u.RawPath); ok {
+			u.RawPath = rp
+		} else {
+			u.RawPath = ""
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -21,6 +22,16 @@ import (
 // Registrar is a protocol handler that adds its routes to an echo instance.
 type Registrar interface {
 	Register(e *echo.Echo)
+}
+
+// PathCanonicalizer is a Registrar whose paths match in any casing. Instead of its
+// Register (which would add an echo pre-middleware, an allocation on every request of
+// every protocol), the Handler calls RegisterRoutes and applies CanonicalizePath to
+// each request before routing.
+type PathCanonicalizer interface {
+	Registrar
+	RegisterRoutes(e *echo.Echo)
+	CanonicalizePath(u *url.URL)
 }
 
 // Observer receives one call per answered request, for metrics.
@@ -54,6 +65,8 @@ type Handler struct {
 	limiter  *rateLimiter // nil: no limit
 	ids      *requestIDs
 	writers  sync.Pool // *loggingWriter
+
+	canonicalizers []func(u *url.URL) // see PathCanonicalizer
 }
 
 // NewHandler builds a Handler with default Options but for the logger.
@@ -84,6 +97,11 @@ func New(opts Options, registrars ...Registrar) *Handler {
 		h.limiter = newRateLimiter(opts.RateLimit, burst)
 	}
 	for _, r := range registrars {
+		if pc, ok := r.(PathCanonicalizer); ok {
+			pc.RegisterRoutes(e)
+			h.canonicalizers = append(h.canonicalizers, pc.CanonicalizePath)
+			continue
+		}
 		r.Register(e)
 	}
 	h.writers.New = func() any { return new(loggingWriter) }
@@ -106,6 +124,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		lw.Header()["Retry-After"] = retryAfter
 		http.Error(lw, "429 Too Many Requests", http.StatusTooManyRequests)
 		return
+	}
+	for _, c := range h.canonicalizers {
+		c(r.URL)
 	}
 	h.echo.ServeHTTP(lw, r)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -241,5 +242,36 @@ func TestObserverAndRequestID(t *testing.T) {
 	id1, id2 := rec.Header().Get("X-Request-Id"), rec2.Header().Get("X-Request-Id")
 	if id1 == "" || id1 == id2 {
 		t.Fatalf("request ids %q %q", id1, id2)
+	}
+}
+
+// caseFolding is a PathCanonicalizer for the test: /Fold matches in any casing.
+type caseFolding struct{ registered *bool }
+
+func (c caseFolding) Register(e *echo.Echo) {
+	panic("Register must not be called on a PathCanonicalizer")
+}
+func (c caseFolding) RegisterRoutes(e *echo.Echo) {
+	*c.registered = true
+	e.GET("/fold", func(c echo.Context) error { return c.String(200, "folded") })
+}
+func (c caseFolding) CanonicalizePath(u *url.URL) {
+	if strings.EqualFold(u.Path, "/fold") {
+		u.Path = "/fold"
+	}
+}
+
+func TestPathCanonicalizer(t *testing.T) {
+	registered := false
+	h := New(Options{}, caseFolding{&registered})
+	if !registered {
+		t.Fatal("RegisterRoutes not called")
+	}
+	for path, want := range map[string]int{"/fold": 200, "/FOLD": 200, "/FoLd": 200, "/other": 404} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("%s: %d, want %d", path, rec.Code, want)
+		}
 	}
 }

@@ -117,12 +117,22 @@ func TestServe(t *testing.T) {
 	if resp.Header.Get("X-Request-Id") == "" {
 		t.Error("no X-Request-Id")
 	}
+	// Autodiscover paths match in any casing through the full stack.
+	post, err := http.Post("http://"+d.addr["http"]+"/AutoDiscover/AUTODISCOVER.XML", "text/xml", strings.NewReader(`<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>u@qq.com</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := io.ReadAll(post.Body)
+	post.Body.Close()
+	if post.StatusCode != 200 || !bytes.Contains(pb, []byte("<Server>imap.qq.com</Server>")) {
+		t.Fatalf("Autodiscover in mixed case: %d %s", post.StatusCode, pb)
+	}
 	logs := d.stop(t)
 	sc := bufio.NewScanner(strings.NewReader(logs))
 	found := false
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.Contains(line, `"msg":"http"`) {
+		if strings.Contains(line, `"msg":"http"`) && strings.Contains(line, `"method":"GET"`) {
 			found = true
 			for _, want := range []string{`"method":"GET"`, `"path":"/mail/config-v1.1.xml"`, `"status":200`, `"domain":"foxmail.com"`, `"duration":`, `"request_id":"` + resp.Header.Get("X-Request-Id") + `"`} {
 				if !strings.Contains(line, want) {
