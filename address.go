@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -200,6 +201,32 @@ func checkHostname(s string) error {
 		return fmt.Errorf("%w: %q is not a fully qualified name", ErrBadDomain, s)
 	}
 	return nil
+}
+
+// QueryParam returns the value of the first parameter called name (compared without
+// regard to case) in a raw query string. It decodes %XX escapes but does not
+// form-decode: FairEmail, GOA and Nextcloud send addresses raw, so a literal "+" must
+// stay a plus (url.ParseQuery would turn it into a space), while %40 and %2B are
+// decoded (Thunderbird URLSearchParams, Delta Chat). A value with a bad escape is
+// reported as absent.
+func QueryParam(rawQuery, name string) (string, bool) {
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		key, value, _ := strings.Cut(pair, "=")
+		if !strings.EqualFold(key, name) {
+			continue
+		}
+		if strings.IndexByte(value, '%') < 0 {
+			return value, true
+		}
+		v, err := url.PathUnescape(value)
+		if err != nil {
+			return "", false
+		}
+		return v, true
+	}
+	return "", false
 }
 
 // HostDomain reduces an HTTP Host header to a lowercase name: it strips the port and a

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 
@@ -127,7 +126,7 @@ func (s *documentSet) resolve(c echo.Context) (string, *document, error) {
 		}
 		return "", nil, ErrUnknownDomain
 	}
-	if addr, ok := emailAddressParam(c.Request().URL.RawQuery); ok {
+	if addr, ok := mailconf.QueryParam(c.Request().URL.RawQuery, "emailaddress"); ok {
 		if a, err := mailconf.ParseAddress(addr); err == nil {
 			if doc, ok := s.byDomain[a.Domain]; ok {
 				return a.Domain, doc, nil
@@ -144,30 +143,6 @@ func (s *documentSet) resolve(c echo.Context) (string, *document, error) {
 		}
 	}
 	return "", nil, ErrUnknownDomain
-}
-
-// emailAddressParam returns the decoded value of the emailaddress parameter. It does
-// not form-decode: FairEmail, GOA and Nextcloud send the address raw, so a literal
-// "+" must stay a plus (url.ParseQuery would turn it into a space), while %40 and %2B
-// are decoded (Thunderbird URLSearchParams, Delta Chat).
-func emailAddressParam(rawQuery string) (string, bool) {
-	for rawQuery != "" {
-		var pair string
-		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
-		key, value, _ := strings.Cut(pair, "=")
-		if !strings.EqualFold(key, "emailaddress") {
-			continue
-		}
-		if strings.IndexByte(value, '%') < 0 {
-			return value, true
-		}
-		v, err := url.PathUnescape(value)
-		if err != nil {
-			return "", false
-		}
-		return v, true
-	}
-	return "", false
 }
 
 // etagMatches applies the weak comparison RFC 9110 §13.1.2 asks for If-None-Match.

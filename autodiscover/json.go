@@ -40,7 +40,8 @@ func (h *Handler) JSON(c echo.Context) error {
 	}
 	email, isV1 := strings.CutPrefix(c.Request().URL.Path, pathJSONv1)
 	if !isV1 {
-		email = queryValue(q, "Email")
+		// Decoded tolerantly: a raw "+" in the address stays a plus.
+		email, _ = mailconf.QueryParam(c.Request().URL.RawQuery, "Email")
 	}
 	addr, err := mailconf.ParseAddress(strings.TrimSpace(email))
 	if err != nil {

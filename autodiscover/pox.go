@@ -153,6 +153,8 @@ func (h *Handler) Redirect(c echo.Context) error {
 // isCanonical reports whether the request came over https to the host and path of the
 // configured URL (which the catalog guarantees to be an https URL).
 func (h *Handler) isCanonical(c echo.Context, canonical string) bool {
+	// echo's Scheme() reads X-Forwarded-Proto; the server in front of this handler
+	// (httpserver) removes it unless it comes from a trusted proxy.
 	if c.Scheme() != "https" {
 		return false
 	}

@@ -134,7 +134,9 @@ func escapeBareAmpersands(body []byte) ([]byte, bool) {
 // isReference reports whether s, the text after an "&", starts with the rest of a
 // reference: "#digits;", "#xhex;" or "name;" (XML 1.0 §4.1, names limited to ASCII).
 func isReference(s []byte) bool {
-	end := bytes.IndexByte(s, ';')
+	// Look no further than the longest reference accepted: scanning the whole rest of
+	// the body for every bare "&" would be quadratic.
+	end := bytes.IndexByte(s[:min(len(s), 33)], ';')
 	if end <= 0 || end > 32 {
 		return false
 	}

@@ -258,6 +258,16 @@ func (s *Server) serveTCP(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	s.stats.count(out, true)
 	if _, err := w.Write(out); err != nil {
-		s.log.Debug("dns: tcp write", slog.Any("err", err))
+		s.log.Debug("dns: tcp write", slog.Any("err", withoutPeer(err)))
 	}
+}
+
+// withoutPeer drops the addresses a net.OpError carries, so the client's address is
+// never logged.
+func withoutPeer(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return fmt.Errorf("%s: %w", oe.Op, oe.Err)
+	}
+	return err
 }

@@ -102,7 +102,7 @@ func (s *Server) serveUDP(l *udpListener) {
 			if errors.Is(err, net.ErrClosed) || s.closing.Load() {
 				return
 			}
-			s.log.Warn("dns: udp read", slog.Any("err", err))
+			s.log.Warn("dns: udp read", slog.Any("err", withoutPeer(err)))
 			continue
 		}
 		a := s.answers.Load()
@@ -138,7 +138,7 @@ func (s *Server) serveUDP(l *udpListener) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.log.Debug("dns: udp write", slog.Any("err", err))
+			s.log.Debug("dns: udp write", slog.Any("err", withoutPeer(err)))
 		}
 	}
 }

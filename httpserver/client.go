@@ -63,6 +63,22 @@ func clientIPFunc(trusted []netip.Prefix) func(r *http.Request) netip.Addr {
 	}
 }
 
+// trustedPeerFunc returns whether a request's direct peer is a trusted proxy.
+func trustedPeerFunc(trusted []netip.Prefix) func(r *http.Request) bool {
+	return func(r *http.Request) bool {
+		if len(trusted) == 0 {
+			return false
+		}
+		peer := remoteAddr(r)
+		for _, p := range trusted {
+			if p.Contains(peer) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 func remoteAddr(r *http.Request) netip.Addr {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err == nil {

@@ -6,11 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -62,9 +64,11 @@ type Handler struct {
 	log      *slog.Logger
 	observer Observer
 	clientIP func(r *http.Request) netip.Addr
-	limiter  *rateLimiter // nil: no limit
-	ids      *requestIDs
-	writers  sync.Pool // *loggingWriter
+	// trustedPeer reports whether the request comes straight from a trusted proxy.
+	trustedPeer func(r *http.Request) bool
+	limiter     *rateLimiter // nil: no limit
+	ids         *requestIDs
+	writers     sync.Pool // *loggingWriter
 
 	canonicalizers []func(u *url.URL) // see PathCanonicalizer
 }
@@ -85,10 +89,11 @@ func New(opts Options, registrars ...Registrar) *Handler {
 	e.HidePort = true
 	h := &Handler{echo: e, log: log, observer: opts.Observer, ids: newRequestIDs()}
 	h.clientIP = clientIPFunc(opts.TrustedProxies)
+	h.trustedPeer = trustedPeerFunc(opts.TrustedProxies)
 	// echo's own extractor follows ours, so handlers see the same address (its v4
 	// default trusts X-Forwarded-For from anyone).
 	e.IPExtractor = func(r *http.Request) string { return h.clientIP(r).String() }
-	e.HTTPErrorHandler = plainTextError
+	e.HTTPErrorHandler = h.plainTextError
 	if opts.RateLimit > 0 {
 		burst := opts.RateBurst
 		if burst <= 0 {
@@ -120,6 +125,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lw.requestID = h.ids.next()
 	w.Header()["X-Request-Id"] = []string{lw.requestID}
 	defer h.finish(lw, r, start)
+	if !h.trustedPeer(r) {
+		// Only a trusted proxy may say how the client connected (echo's Scheme and
+		// RealIP read these).
+		for _, k := range forwardingHeaders {
+			delete(r.Header, k)
+		}
+	}
 	if h.limiter != nil && !h.limiter.allow(h.clientIP(r), start) {
 		lw.Header()["Retry-After"] = retryAfter
 		http.Error(lw, "429 Too Many Requests", http.StatusTooManyRequests)
@@ -131,6 +143,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.echo.ServeHTTP(lw, r)
 }
 
+// forwardingHeaders are the headers in which a proxy describes the client's connection.
+var forwardingHeaders = []string{"X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Proto", "X-Forwarded-Protocol", "X-Forwarded-Ssl", "X-Url-Scheme", "Forwarded"}
+
 var retryAfter = []string{"1"}[:1:1]
 
 func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
@@ -139,7 +154,7 @@ func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
 			panic(p)
 		}
 		h.log.LogAttrs(r.Context(), slog.LevelError, "http handler panic",
-			slog.String("path", logPath(r.URL.EscapedPath())), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			slog.String("path", logPath(r.URL)), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 		if !lw.wroteHeader {
 			http.Error(lw, "internal error", http.StatusInternalServerError)
 		}
@@ -150,7 +165,7 @@ func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "http",
 		slog.String("method", r.Method),
-		slog.String("path", logPath(r.URL.EscapedPath())),
+		slog.String("path", logPath(r.URL)),
 		slog.Int("status", lw.status),
 		slog.Duration("duration", d),
 		slog.String("domain", lw.domain),
@@ -163,14 +178,17 @@ func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
 // maxLoggedPath bounds how much of a path is logged.
 const maxLoggedPath = 200
 
-// logPath returns a path fit for the log: segments holding an address are replaced,
-// and long paths are cut.
-func logPath(p string) string {
-	if strings.IndexByte(p, '@') >= 0 {
-		segs := strings.Split(p, "/")
+// logPath returns the request path fit for the log: escaped, segments that hold an
+// address (decoded, so %40 counts too) replaced, and long paths cut.
+func logPath(u *url.URL) string {
+	p := u.EscapedPath()
+	if strings.IndexByte(u.Path, '@') >= 0 {
+		segs := strings.Split(u.Path, "/")
 		for i, s := range segs {
 			if strings.IndexByte(s, '@') >= 0 {
 				segs[i] = "{address}"
+			} else {
+				segs[i] = url.PathEscape(s)
 			}
 		}
 		p = strings.Join(segs, "/")
@@ -223,7 +241,7 @@ func (w *loggingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // plainTextError renders errors that reach echo as a short plain-text status line.
 // Protocol handlers answer their own protocol errors; this covers unknown paths and
 // methods. It never includes request data.
-func plainTextError(err error, c echo.Context) {
+func (h *Handler) plainTextError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
@@ -233,7 +251,7 @@ func plainTextError(err error, c echo.Context) {
 		code = he.Code
 	}
 	if code == http.StatusInternalServerError {
-		c.Logger().Error(err)
+		h.log.LogAttrs(c.Request().Context(), slog.LevelError, "http handler error", slog.Any("err", err))
 	}
 	body := fmt.Sprintf("%d %s\n", code, http.StatusText(code))
 	if c.Request().Method == http.MethodHead {
@@ -254,8 +272,8 @@ const (
 
 // NewServer returns an http.Server for h with the listener timeouts and header limit
 // set, so slow or oversized clients are cut off.
-func NewServer(h http.Handler, log *slog.Logger) *http.Server {
-	var errLog *slog.Logger = log
+func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
+	errLog := logger
 	if errLog == nil {
 		errLog = slog.New(slog.DiscardHandler)
 	}
@@ -266,8 +284,22 @@ func NewServer(h http.Handler, log *slog.Logger) *http.Server {
 		WriteTimeout:      WriteTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(errLog.Handler(), slog.LevelDebug),
+		ErrorLog:          log.New(addressRedactor{errLog}, "", 0),
 	}
+}
+
+// clientAddressRE matches the IPv4 and IPv6 addresses (with ports) that net/http puts
+// into its error messages ("TLS handshake error from 192.0.2.1:1234: EOF").
+var clientAddressRE = regexp.MustCompile(`(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?|\[[0-9A-Fa-f:.%a-z]+\](?::\d+)?`)
+
+// addressRedactor passes net/http's error messages to slog at Debug level without the
+// client addresses in them: addresses are never logged.
+type addressRedactor struct{ log *slog.Logger }
+
+func (a addressRedactor) Write(p []byte) (int, error) {
+	msg := clientAddressRE.ReplaceAllString(strings.TrimSpace(string(p)), "{client}")
+	a.log.Debug("http server", slog.String("err", msg))
+	return len(p), nil
 }
 
 // Serve runs srv on ln until ctx is done, then shuts it down, letting requests in

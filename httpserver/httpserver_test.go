@@ -43,10 +43,17 @@ func TestEndpoint(t *testing.T) {
 func TestLogPath(t *testing.T) {
 	for in, want := range map[string]string{
 		"/v1.1/qq.com": "/v1.1/qq.com",
-		"/autodiscover/autodiscover.json/v1.0/user@qq.com": "/autodiscover/autodiscover.json/v1.0/{address}",
-		"/" + strings.Repeat("a", 300):                     "/" + strings.Repeat("a", maxLoggedPath-1) + "...",
+		"/autodiscover/autodiscover.json/v1.0/user@qq.com":   "/autodiscover/autodiscover.json/v1.0/{address}",
+		"/autodiscover/autodiscover.json/v1.0/user%40qq.com": "/autodiscover/autodiscover.json/v1.0/{address}",
+		"/x/secret.user%40qq.com/y%20z":                      "/x/{address}/y%20z",
+		"/v1.1/%3Cscript%3E":                                 "/v1.1/%3Cscript%3E",
+		"/" + strings.Repeat("a", 300):                       "/" + strings.Repeat("a", maxLoggedPath-1) + "...",
 	} {
-		if got := logPath(in); got != want {
+		u, err := url.Parse(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := logPath(u); got != want {
 			t.Errorf("logPath(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -273,5 +280,42 @@ func TestPathCanonicalizer(t *testing.T) {
 		if rec.Code != want {
 			t.Errorf("%s: %d, want %d", path, rec.Code, want)
 		}
+	}
+}
+
+// TestForwardingHeaders checks that only a trusted proxy may say how the client
+// connected: echo's Scheme() reads X-Forwarded-Proto.
+func TestForwardingHeaders(t *testing.T) {
+	scheme := routes(func(e *echo.Echo) {
+		e.GET("/scheme", func(c echo.Context) error { return c.String(200, c.Scheme()) })
+	})
+	trusted, _ := ParsePrefixes([]string{"10.0.0.0/8"})
+	for _, tc := range []struct {
+		remote string
+		want   string
+	}{
+		{"198.51.100.7:1234", "http"},
+		{"10.0.0.5:1234", "https"},
+	} {
+		h := New(Options{TrustedProxies: trusted}, scheme)
+		req := httptest.NewRequest("GET", "/scheme", nil)
+		req.RemoteAddr = tc.remote
+		req.Header.Set("X-Forwarded-Proto", "https")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got := rec.Body.String(); got != tc.want {
+			t.Errorf("peer %s: scheme %q, want %q", tc.remote, got, tc.want)
+		}
+	}
+}
+
+func TestAddressRedactor(t *testing.T) {
+	var logs bytes.Buffer
+	r := addressRedactor{slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	r.Write([]byte("http: TLS handshake error from 192.0.2.1:34246: EOF\n"))
+	r.Write([]byte("http: panic serving [2001:db8::1]:443: boom\n"))
+	out := logs.String()
+	if strings.Contains(out, "192.0.2.1") || strings.Contains(out, "2001:db8") || strings.Count(out, "{client}") != 2 {
+		t.Fatalf("addresses not redacted:\n%s", out)
 	}
 }
