@@ -1,6 +1,5 @@
 package mailconf
 
-import "strings"
 
 // Catalog is a loaded, validated and normalized configuration. It is immutable once
 // built; a reload builds a new one.
@@ -33,27 +32,6 @@ func (c *Catalog) Domains() []string {
 		ds = append(ds, p.Domains...)
 	}
 	return ds
-}
-
-// LookupHost finds the provider for an HTTP Host header naming either a configured
-// domain or that domain under one of the given prefixes ("autoconfig.",
-// "autodiscover."). It returns the matched domain.
-func (c *Catalog) LookupHost(host string, prefixes ...string) (*Provider, string, bool) {
-	h := HostDomain(host)
-	if h == "" {
-		return nil, "", false
-	}
-	if p, ok := c.byDomain[h]; ok {
-		return p, h, true
-	}
-	for _, pre := range prefixes {
-		if d, ok := strings.CutPrefix(h, pre); ok {
-			if p, ok := c.byDomain[d]; ok {
-				return p, d, true
-			}
-		}
-	}
-	return nil, "", false
 }
 
 // SRV service names (RFC 6186 §3, RFC 8314 §5.1).

@@ -1,7 +1,6 @@
 package mailconf
 
 import (
-	"bytes"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -106,6 +105,12 @@ type DNSConfig struct {
 	// the SOA MNAME. Default ns1.<primary domain of the first provider>.
 	Nameservers []string `yaml:"nameservers,omitempty"`
 
+	// NameserverAddresses gives the IPv4/IPv6 addresses of nameservers whose names lie
+	// inside a served zone, so they resolve (the parent zone needs the same addresses as
+	// glue). Default: when the nameservers are left at their default, the default one
+	// gets Addresses.
+	NameserverAddresses map[string][]string `yaml:"nameserver_addresses,omitempty"`
+
 	// Hostmaster is the responsible mailbox written into the SOA, as an address
 	// (hostmaster@example.net). Default hostmaster@<first nameserver's parent>.
 	Hostmaster string `yaml:"hostmaster,omitempty"`
@@ -146,10 +151,6 @@ var builtinYAML []byte
 
 // BuiltinName is the name under which the built-in configuration is reported.
 const BuiltinName = "builtin.yaml"
-
-// BuiltinYAML returns the configuration compiled into the binary: the QQ Mail
-// provider, written in the same format as a user's configuration file.
-func BuiltinYAML() []byte { return bytes.Clone(builtinYAML) }
 
 // Default returns the built-in configuration, loaded and validated.
 func Default() (*Catalog, error) {

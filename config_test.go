@@ -73,6 +73,7 @@ func TestValidateRejects(t *testing.T) {
 		{"mobilesync answer", "providers:" + goodProvider + "autodiscover:\n  mobilesync_answer: eas\n", 15, "autodiscover.mobilesync_answer", `"eas": want imap`},
 		{"dns address", "providers:" + goodProvider + "dns:\n  addresses: [192.0.2.300]\n", 15, "dns.addresses[0]", "not an IPv4 or IPv6 address"},
 		{"dns weight range", "providers:" + goodProvider + "dns:\n  weight: 70000\n", 15, "dns.weight", "out of range"},
+		{"domain too long for DNS", strings.Replace("providers:"+goodProvider, "domains: [example.net]", "domains: ["+strings.Repeat("a", 60)+"."+strings.Repeat("b", 60)+"."+strings.Repeat("c", 60)+"."+strings.Repeat("d", 50)+".com]", 1), 4, "providers[0].domains[0]", "too long to publish _autodiscover._tcp.<domain> in DNS"},
 		{"dns nameserver", "providers:" + goodProvider + "dns:\n  nameservers: [ns1]\n", 15, "dns.nameservers[0]", "not a fully qualified name"},
 	}
 	for _, tc := range cases {
@@ -182,7 +183,7 @@ func TestDefault(t *testing.T) {
 	if got := append(append([]Server(nil), p.Incoming...), p.Outgoing...); !reflect.DeepEqual(got, want) {
 		t.Errorf("servers %+v", got)
 	}
-	if p.DisplayName.In("zh-CN") != "QQ邮箱" || p.DisplayName.In("en") != "QQ Mail" || p.DisplayName.In("zh-TW") != "QQ邮箱" {
+	if want := (Localized{{"en", "QQ Mail"}, {"zh-CN", "QQ邮箱"}}); !reflect.DeepEqual(p.DisplayName, want) {
 		t.Errorf("display names %v", p.DisplayName)
 	}
 	for _, q := range []string{"qq.com", "foxmail.com"} {
@@ -253,20 +254,6 @@ func TestHostDomain(t *testing.T) {
 	} {
 		if got := HostDomain(in); got != want {
 			t.Errorf("HostDomain(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestExpandUsername(t *testing.T) {
-	a := Address{LocalPart: "user", Domain: "qq.com"}
-	for pattern, want := range map[string]string{
-		PlaceholderAddress:   "user@qq.com",
-		PlaceholderLocalPart: "user",
-		PlaceholderDomain:    "qq.com",
-		"literal":            "literal",
-	} {
-		if got := ExpandUsername(pattern, a); got != want {
-			t.Errorf("ExpandUsername(%q) = %q", pattern, got)
 		}
 	}
 }

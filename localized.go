@@ -26,27 +26,6 @@ func (l Localized) Default() string {
 	return l[0].Value
 }
 
-// In returns the variant for lang, falling back to its base language (zh for
-// zh-CN) and then to the default.
-func (l Localized) In(lang string) string {
-	for _, t := range l {
-		if t.Lang == lang {
-			return t.Value
-		}
-	}
-	if tag, err := language.Parse(lang); err == nil {
-		base, _ := tag.Base()
-		for _, t := range l {
-			if tb, err := language.Parse(t.Lang); err == nil {
-				if b, _ := tb.Base(); b == base {
-					return t.Value
-				}
-			}
-		}
-	}
-	return l.Default()
-}
-
 // UnmarshalYAML accepts a plain string or a mapping of language tag to string.
 func (l *Localized) UnmarshalYAML(n *yaml.Node) error {
 	switch n.Kind {

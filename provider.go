@@ -2,7 +2,6 @@
 // and the loading and validation of the YAML configuration that describes it.
 package mailconf
 
-import "strings"
 
 // Provider is one mail service: the servers a mail client should use for every
 // address in its domains.
@@ -116,20 +115,6 @@ const (
 	PlaceholderLocalPart = "%EMAILLOCALPART%"
 	PlaceholderDomain    = "%EMAILDOMAIN%"
 )
-
-// ExpandUsername replaces the username placeholders of pattern with the parts of
-// address, for protocols (such as Autodiscover) where the server fills them in.
-func ExpandUsername(pattern string, a Address) string {
-	if !strings.Contains(pattern, "%") {
-		return pattern
-	}
-	r := strings.NewReplacer(
-		PlaceholderAddress, a.String(),
-		PlaceholderLocalPart, a.LocalPart,
-		PlaceholderDomain, a.Domain,
-	)
-	return r.Replace(pattern)
-}
 
 // Documentation is a link to a page that helps users set up their client.
 type Documentation struct {

@@ -338,6 +338,12 @@ func (v *validator) checkProvider(p *Provider, path string) {
 			v.add(fmt.Sprintf("%s.domains[%d]", path, j), "%v", unwrapMsg(err))
 			continue
 		}
+		// DNS publishes names under the domain; the longest must still be a valid name
+		// (RFC 1035 §2.3.4: 253 characters without the final dot).
+		if len(longestOwner)+len(nd) > maxDomainLen {
+			v.add(fmt.Sprintf("%s.domains[%d]", path, j), "%d characters: too long to publish %s<domain> in DNS (at most %d)", len(nd), longestOwner, maxDomainLen-len(longestOwner))
+			continue
+		}
 		p.Domains[j] = nd
 	}
 
@@ -460,6 +466,14 @@ func (v *validator) checkAutodiscover(a *AutodiscoverConfig) {
 }
 
 func (v *validator) checkDNS(d *DNSConfig, providers []*Provider) {
+	for i, a := range d.Addresses {
+		ip, err := netip.ParseAddr(a)
+		if err != nil || ip.Zone() != "" {
+			v.add(fmt.Sprintf("dns.addresses[%d]", i), "%q is not an IPv4 or IPv6 address", a)
+			continue
+		}
+		d.Addresses[i] = ip.Unmap().String()
+	}
 	for i, ns := range d.Nameservers {
 		n, err := NormalizeDomain(ns)
 		if err != nil {
@@ -470,6 +484,31 @@ func (v *validator) checkDNS(d *DNSConfig, providers []*Provider) {
 	}
 	if len(d.Nameservers) == 0 && len(providers) > 0 && providers[0].PrimaryDomain() != "" {
 		d.Nameservers = []string{"ns1." + providers[0].PrimaryDomain()}
+		if len(d.Addresses) > 0 && len(d.NameserverAddresses) == 0 && v.errorCount() == 0 {
+			// The default nameserver is this server.
+			d.NameserverAddresses = map[string][]string{d.Nameservers[0]: slices.Clone(d.Addresses)}
+		}
+	}
+	normalized := make(map[string][]string, len(d.NameserverAddresses))
+	for name, ips := range d.NameserverAddresses {
+		path := "dns.nameserver_addresses." + name
+		n, err := NormalizeDomain(name)
+		if err != nil || !slices.Contains(d.Nameservers, n) {
+			v.add(path, "%q is not one of dns.nameservers", name)
+			continue
+		}
+		for i, a := range ips {
+			ip, err := netip.ParseAddr(a)
+			if err != nil || ip.Zone() != "" {
+				v.add(fmt.Sprintf("%s[%d]", path, i), "%q is not an IPv4 or IPv6 address", a)
+				continue
+			}
+			ips[i] = ip.Unmap().String()
+		}
+		normalized[n] = ips
+	}
+	if len(normalized) > 0 {
+		d.NameserverAddresses = normalized
 	}
 	if d.Hostmaster != "" {
 		if _, err := ParseAddress(d.Hostmaster); err != nil || strings.Contains(d.Hostmaster, "\"") {
@@ -496,20 +535,15 @@ func (v *validator) checkDNS(d *DNSConfig, providers []*Provider) {
 		w := uint16(1)
 		d.Weight = &w
 	}
-	for i, a := range d.Addresses {
-		ip, err := netip.ParseAddr(a)
-		if err != nil || ip.Zone() != "" {
-			v.add(fmt.Sprintf("dns.addresses[%d]", i), "%q is not an IPv4 or IPv6 address", a)
-			continue
-		}
-		d.Addresses[i] = ip.Unmap().String()
-	}
 	for _, f := range []struct{ name, val string }{{"dns.version", d.Version}, {"dns.server_id", d.ServerID}} {
 		if len(f.val) > 255 || strings.ContainsFunc(f.val, func(r rune) bool { return r < 0x20 || r >= 0x7f }) {
 			v.add(f.name, "at most 255 printable ASCII characters")
 		}
 	}
 }
+
+// longestOwner is the longest prefix DNS puts before a mail domain.
+const longestOwner = "_autodiscover._tcp."
 
 // unwrapMsg drops the package prefix of a sentinel-wrapped error for messages.
 func unwrapMsg(err error) string {

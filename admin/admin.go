@@ -29,9 +29,11 @@ type Metrics struct {
 	certExpiry   *prometheus.GaugeVec // name
 	buildInfo    *prometheus.GaugeVec
 
-	mu   sync.Mutex
-	durs map[string]prometheus.Observer // endpoint -> histogram, resolved once
+	durs map[string]prometheus.Observer // endpoint -> histogram, resolved once; read-only
 }
+
+// Endpoints are the endpoint label values ObserveHTTP expects (httpserver.Endpoint).
+var Endpoints = []string{"autoconfig", "autodiscover", "autodiscover-json", "other"}
 
 // NewMetrics registers every series, plus the Go runtime and process collectors, in a
 // registry of its own.
@@ -77,6 +79,9 @@ func NewMetrics(version string) *Metrics {
 	if info, ok := debug.ReadBuildInfo(); ok {
 		goVersion = info.GoVersion
 	}
+	for _, e := range Endpoints {
+		m.durs[e] = m.httpDuration.WithLabelValues(e)
+	}
 	m.buildInfo.WithLabelValues(version, goVersion).Set(1)
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
@@ -96,14 +101,10 @@ func (m *Metrics) ObserveHTTP(endpoint string, code int, provider string, d time
 }
 
 func (m *Metrics) durationObserver(endpoint string) prometheus.Observer {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o, ok := m.durs[endpoint]
-	if !ok {
-		o = m.httpDuration.WithLabelValues(endpoint)
-		m.durs[endpoint] = o
+	if o, ok := m.durs[endpoint]; ok {
+		return o
 	}
-	return o
+	return m.httpDuration.WithLabelValues(endpoint)
 }
 
 // statusCode returns the decimal code without allocating for the common ones.

@@ -58,18 +58,28 @@ func New(cat *mailconf.Catalog) (*Handler, error) {
 // Update prepares the documents for a new catalog and then switches to them
 // atomically. On error the documents in use stay.
 func (h *Handler) Update(cat *mailconf.Catalog) error {
+	commit, err := h.Prepare(cat)
+	if err != nil {
+		return err
+	}
+	commit()
+	return nil
+}
+
+// Prepare builds the documents for a new catalog and returns the function that switches
+// to them, so a server can prepare every protocol before switching any.
+func (h *Handler) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
 	set := &documentSet{byDomain: make(map[string]*document)}
 	for _, p := range cat.Providers {
 		doc, err := newDocument(p)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, d := range p.Domains {
 			set.byDomain[d] = doc
 		}
 	}
-	h.current.Store(set)
-	return nil
+	return func() { h.current.Store(set) }, nil
 }
 
 // Register adds the autoconfig routes, for GET and HEAD, to e.

@@ -84,12 +84,22 @@ func New(cat *mailconf.Catalog) (*Handler, error) {
 // Update prepares the documents of cat and then swaps them in atomically. On error it
 // keeps serving the previous documents.
 func (h *Handler) Update(cat *mailconf.Catalog) error {
-	d, err := prepare(cat)
+	commit, err := h.Prepare(cat)
 	if err != nil {
 		return err
 	}
-	h.docs.Store(d)
+	commit()
 	return nil
+}
+
+// Prepare builds the documents of cat and returns the function that switches to them,
+// so a server can prepare every protocol before switching any.
+func (h *Handler) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
+	d, err := prepare(cat)
+	if err != nil {
+		return nil, err
+	}
+	return func() { h.docs.Store(d) }, nil
 }
 
 // Register adds the Autodiscover routes to e, and an e.Pre middleware that maps every

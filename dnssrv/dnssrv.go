@@ -80,7 +80,7 @@ func build(cat *mailconf.Catalog, serial func(*zone.Set) uint32) (*answers, erro
 	zones.SetSerial(serial(zones))
 	a, err := newAnswers(cat, zones)
 	if err != nil {
-		return nil, fmt.Errorf("dnssrv: %w", err)
+		return nil, err // already says dnssrv
 	}
 	return a, nil
 }
@@ -94,8 +94,19 @@ func build(cat *mailconf.Catalog, serial func(*zone.Set) uint32) (*answers, erro
 // less frequent than one a second on average (and the clock does not go back):
 // the serial cannot run ahead of the clock otherwise.
 func (s *Server) Update(cat *mailconf.Catalog) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	commit, err := s.Prepare(cat)
+	if err != nil {
+		return err
+	}
+	commit()
+	return nil
+}
+
+// Prepare builds the zones and answers of cat and returns the function that switches to
+// them, so a server can prepare every protocol before switching any. The serial is
+// chosen against the zones served when Prepare runs; prepare and commit one catalog at a
+// time.
+func (s *Server) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
 	old := s.answers.Load()
 	a, err := build(cat, func(z *zone.Set) uint32 {
 		if z.Digest() == old.zones.Digest() {
@@ -104,13 +115,16 @@ func (s *Server) Update(cat *mailconf.Catalog) error {
 		return nextSerial(old.zones.Serial(), time.Now())
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s.answers.Store(a)
-	if a.zones.Serial() != old.zones.Serial() {
-		s.log.Info("dns: zones updated", slog.Uint64("serial", uint64(a.zones.Serial())), slog.Int("zones", len(a.zones.Zones())))
-	}
-	return nil
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.answers.Store(a)
+		if a.zones.Serial() != old.zones.Serial() {
+			s.log.Info("dns: zones updated", slog.Uint64("serial", uint64(a.zones.Serial())), slog.Int("zones", len(a.zones.Zones())))
+		}
+	}, nil
 }
 
 // unixSerial is the SOA serial for a moment: its Unix time, modulo 2^32.

@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -63,10 +64,7 @@ type Handler struct {
 	echo     *echo.Echo
 	log      *slog.Logger
 	observer Observer
-	clientIP func(r *http.Request) netip.Addr
-	// trustedPeer reports whether the request comes straight from a trusted proxy.
-	trustedPeer func(r *http.Request) bool
-	limiter     *rateLimiter // nil: no limit
+	policy   atomic.Pointer[clientPolicy]
 	ids         *requestIDs
 	writers     sync.Pool // *loggingWriter
 
@@ -88,19 +86,11 @@ func New(opts Options, registrars ...Registrar) *Handler {
 	e.HideBanner = true
 	e.HidePort = true
 	h := &Handler{echo: e, log: log, observer: opts.Observer, ids: newRequestIDs()}
-	h.clientIP = clientIPFunc(opts.TrustedProxies)
-	h.trustedPeer = trustedPeerFunc(opts.TrustedProxies)
+	h.SetClientOptions(opts.TrustedProxies, opts.RateLimit, opts.RateBurst)
 	// echo's own extractor follows ours, so handlers see the same address (its v4
 	// default trusts X-Forwarded-For from anyone).
-	e.IPExtractor = func(r *http.Request) string { return h.clientIP(r).String() }
+	e.IPExtractor = func(r *http.Request) string { return h.policy.Load().clientIP(r).String() }
 	e.HTTPErrorHandler = h.plainTextError
-	if opts.RateLimit > 0 {
-		burst := opts.RateBurst
-		if burst <= 0 {
-			burst = max(1, int(2*opts.RateLimit))
-		}
-		h.limiter = newRateLimiter(opts.RateLimit, burst)
-	}
 	for _, r := range registrars {
 		if pc, ok := r.(PathCanonicalizer); ok {
 			pc.RegisterRoutes(e)
@@ -113,8 +103,35 @@ func New(opts Options, registrars ...Registrar) *Handler {
 	return h
 }
 
-// Echo returns the router, for tests and for registering further routes.
-func (h *Handler) Echo() *echo.Echo { return h.echo }
+// clientPolicy is how the handler treats clients: whom it trusts to name them, and how
+// many requests each may make.
+type clientPolicy struct {
+	clientIP    func(r *http.Request) netip.Addr
+	trustedPeer func(r *http.Request) bool // the direct peer is a trusted proxy
+	limiter     *rateLimiter               // nil: no limit
+	rate        float64
+	burst       int
+}
+
+// SetClientOptions replaces the trusted proxies and the rate limit (see Options), for a
+// configuration reload. Clients keep their spent budget when the limit is unchanged.
+func (h *Handler) SetClientOptions(trustedProxies []netip.Prefix, rate float64, burst int) {
+	if rate > 0 && burst <= 0 {
+		burst = max(1, int(2*rate))
+	}
+	pol := &clientPolicy{
+		clientIP:    clientIPFunc(trustedProxies),
+		trustedPeer: trustedPeerFunc(trustedProxies),
+		rate:        rate,
+		burst:       burst,
+	}
+	if old := h.policy.Load(); old != nil && old.rate == rate && old.burst == burst {
+		pol.limiter = old.limiter
+	} else if rate > 0 {
+		pol.limiter = newRateLimiter(rate, burst)
+	}
+	h.policy.Store(pol)
+}
 
 // ServeHTTP routes the request and logs it: method, path without the query, status,
 // duration and the domain the handler resolved. Never the query or an address.
@@ -125,14 +142,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lw.requestID = h.ids.next()
 	w.Header()["X-Request-Id"] = []string{lw.requestID}
 	defer h.finish(lw, r, start)
-	if !h.trustedPeer(r) {
+	pol := h.policy.Load()
+	if !pol.trustedPeer(r) {
 		// Only a trusted proxy may say how the client connected (echo's Scheme and
 		// RealIP read these).
 		for _, k := range forwardingHeaders {
 			delete(r.Header, k)
 		}
 	}
-	if h.limiter != nil && !h.limiter.allow(h.clientIP(r), start) {
+	if pol.limiter != nil && !pol.limiter.allow(pol.clientIP(r), start) {
 		lw.Header()["Retry-After"] = retryAfter
 		http.Error(lw, "429 Too Many Requests", http.StatusTooManyRequests)
 		return

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailconf/mailconf"
@@ -27,29 +28,30 @@ var (
 type certificates struct {
 	log     *slog.Logger
 	metrics *admin.Metrics
+	flags   serveFlags
 
-	mu        sync.Mutex
-	files     *certs.Files // one of files and acme is set
+	files     atomic.Pointer[certs.Files] // one of files and acme is set
+	filesFrom [2]string                   // certificate and key paths of files; reloads are serialized
 	acme      *certs.ACME
 	obtainNow chan struct{}
-	onReady   func()
+
+	mu      sync.Mutex
+	onReady func()
 }
 
 func newCertificates(f serveFlags, cat *mailconf.Catalog, log *slog.Logger, metrics *admin.Metrics) (*certificates, error) {
-	c := &certificates{log: log, metrics: metrics, obtainNow: make(chan struct{}, 1)}
-	certFile, keyFile := cat.TLS.CertFile, cat.TLS.KeyFile
-	if f.tlsCert != "" || f.tlsKey != "" {
-		certFile, keyFile = f.tlsCert, f.tlsKey
-	}
+	c := &certificates{log: log, metrics: metrics, flags: f, obtainNow: make(chan struct{}, 1)}
+	certFile, keyFile := c.filePaths(cat)
 	switch {
-	case certFile != "" && keyFile != "":
+	case certFile != "":
 		files, err := certs.LoadFiles(certFile, keyFile)
 		if err != nil {
 			return nil, err
 		}
-		c.files = files
+		c.files.Store(files)
+		c.filesFrom = [2]string{certFile, keyFile}
 		c.recordFile(files.Leaf())
-	case cat.TLS.ACME != nil && certFile == "" && keyFile == "":
+	case cat.TLS.ACME != nil:
 		a := cat.TLS.ACME
 		acme, err := certs.NewACME(certs.ACMEOptions{
 			DirectoryURL: a.DirectoryURL, Email: a.Email, CAFile: a.CAFile, StateDir: a.StateDir,
@@ -62,6 +64,14 @@ func newCertificates(f serveFlags, cat *mailconf.Catalog, log *slog.Logger, metr
 		return nil, errors.New("-https needs -tls-cert and -tls-key, or tls.cert_file and tls.key_file or tls.acme in the configuration")
 	}
 	return c, nil
+}
+
+// filePaths returns the certificate and key files: the flags', else the configuration's.
+func (c *certificates) filePaths(cat *mailconf.Catalog) (string, string) {
+	if c.flags.tlsCert != "" || c.flags.tlsKey != "" {
+		return c.flags.tlsCert, c.flags.tlsKey
+	}
+	return cat.TLS.CertFile, cat.TLS.KeyFile
 }
 
 // acmeNames are the host names clients ask for over HTTPS: autoconfig.<d> and
@@ -91,7 +101,12 @@ func (c *certificates) tlsConfig() *tls.Config {
 	if c.acme != nil {
 		return c.acme.TLSConfig()
 	}
-	return &tls.Config{GetCertificate: c.files.GetCertificate, MinVersion: tls.VersionTLS12}
+	return &tls.Config{
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return c.files.Load().GetCertificate(hello)
+		},
+		MinVersion: tls.VersionTLS12,
+	}
 }
 
 // httpHandler adds ACME HTTP-01 challenge answers in front of next on the plain listener.
@@ -104,14 +119,28 @@ func (c *certificates) httpHandler(next http.Handler) http.Handler {
 
 // run keeps certificates current until ctx ends: it re-reads changed files, or obtains
 // ACME certificates at start-up, after each configuration change and twice a day (to
-// keep the expiry metric right; autocert renews on its own).
-func (c *certificates) run(ctx context.Context) error {
-	if c.files != nil {
+// keep the expiry metric right; autocert renews on its own). The listener is ready once
+// the certificates are there.
+func (c *certificates) run(ctx context.Context) {
+	if c.acme == nil {
 		c.ready()
-		c.files.Watch(ctx, certFileCheckInterval, c.recordFile, func(err error) {
-			c.log.Error("certificate files changed but cannot be loaded; the previous certificate stays in use", slog.Any("err", err))
-		})
-		return nil
+		t := time.NewTicker(certFileCheckInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			files := c.files.Load()
+			changed, err := files.Reload(false)
+			switch {
+			case err != nil:
+				c.log.Error("certificate files changed but cannot be loaded; the previous certificate stays in use", slog.Any("err", err))
+			case changed:
+				c.recordFile(files.Leaf())
+			}
+		}
 	}
 	t := time.NewTicker(acmeRecheckInterval)
 	defer t.Stop()
@@ -119,15 +148,18 @@ func (c *certificates) run(ctx context.Context) error {
 		err := c.acme.Obtain(ctx, func(name string, leaf *x509.Certificate) {
 			c.metrics.CertificateExpiry(name, leaf.NotAfter)
 		})
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
 			c.log.Error("ACME certificates", slog.Any("err", err))
-		} else if err == nil {
+		default:
 			c.log.Info("ACME certificates ready", slog.Int("names", len(c.acme.Names())))
+			c.ready()
 		}
-		c.ready()
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		case <-c.obtainNow:
 		}
@@ -144,25 +176,39 @@ func (c *certificates) ready() {
 	}
 }
 
-// Update follows a configuration reload (SIGHUP): certificate files are re-read, and
-// ACME certificates are obtained for the new set of names.
-func (c *certificates) Update(cat *mailconf.Catalog) error {
-	if c.files != nil {
-		changed, err := c.files.Reload(true)
-		if err != nil {
-			return err
+// Prepare follows a configuration reload (SIGHUP): certificate files are read again
+// (from new paths if the configuration names others), and ACME certificates are
+// obtained for the new set of names. Switching between files and ACME, or changing the
+// ACME account settings, takes a restart; the reload says so in the log.
+func (c *certificates) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
+	if c.acme != nil {
+		if cat.TLS.ACME == nil {
+			c.log.Warn("tls: switching away from ACME takes a restart; ACME stays in use")
+			return func() {}, nil
 		}
-		if changed {
-			c.recordFile(c.files.Leaf())
-		}
-		return nil
+		names := acmeNames(cat)
+		return func() {
+			c.acme.SetNames(names)
+			select {
+			case c.obtainNow <- struct{}{}:
+			default:
+			}
+		}, nil
 	}
-	c.acme.SetNames(acmeNames(cat))
-	select {
-	case c.obtainNow <- struct{}{}:
-	default:
+	certFile, keyFile := c.filePaths(cat)
+	if certFile == "" {
+		c.log.Warn("tls: switching from certificate files to ACME takes a restart; the files stay in use")
+		certFile, keyFile = c.filesFrom[0], c.filesFrom[1]
 	}
-	return nil
+	files, err := certs.LoadFiles(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		c.files.Store(files)
+		c.filesFrom = [2]string{certFile, keyFile}
+		c.recordFile(files.Leaf())
+	}, nil
 }
 
 func newTLSListener(ln net.Listener, cfg *tls.Config) net.Listener {

@@ -18,6 +18,9 @@ import (
 var version = ""
 
 func main() {
+	// A SIGHUP that arrives while the configuration is first loaded must not end the
+	// process (the default action); serve listens for it once it can reload.
+	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -82,10 +82,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return d.run(ctx)
 }
 
-// updater is a component that serves from a catalog and can switch to a new one.
-type updater interface {
-	Update(cat *mailconf.Catalog) error
+// preparer is a component that serves from a catalog and can switch to a new one in
+// two steps: Prepare builds everything the new catalog needs and may fail; commit
+// switches and cannot fail. A reload prepares every component before committing any.
+type preparer interface {
+	Prepare(cat *mailconf.Catalog) (commit func(), err error)
 }
+
+// preparerFunc adapts a function to preparer.
+type preparerFunc func(cat *mailconf.Catalog) (func(), error)
+
+func (f preparerFunc) Prepare(cat *mailconf.Catalog) (func(), error) { return f(cat) }
 
 // daemon is a running `mailconf serve`: the components built from the configuration
 // and the listeners that serve them.
@@ -95,9 +102,9 @@ type daemon struct {
 	metrics *admin.Metrics
 	ready   *admin.Readiness
 
-	mu       sync.Mutex // serializes reloads
-	cat      *mailconf.Catalog
-	updaters []updater // in the order they switch
+	mu        sync.Mutex // serializes reloads
+	cat       *mailconf.Catalog
+	preparers []preparer // in the order they switch
 
 	http  *httpserver.Handler
 	dns   *dnssrv.Server
@@ -129,21 +136,21 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.updaters = []updater{ac, ad}
+	d.preparers = []preparer{ac, ad}
 	if f.dns != "" {
 		d.dns, err = dnssrv.New(cat, log)
 		if err != nil {
 			return nil, err
 		}
 		d.metrics.SetDNSCounts(d.dns.Stats().Each)
-		d.updaters = append(d.updaters, d.dns)
+		d.preparers = append(d.preparers, d.dns)
 	}
 	if f.https != "" {
 		d.certs, err = newCertificates(f, cat, log, d.metrics)
 		if err != nil {
 			return nil, err
 		}
-		d.updaters = append(d.updaters, d.certs)
+		d.preparers = append(d.preparers, d.certs)
 	}
 	proxies, err := httpserver.ParsePrefixes(cat.HTTP.TrustedProxies)
 	if err != nil {
@@ -156,6 +163,14 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 		RateLimit:      cat.HTTP.RateLimit,
 		RateBurst:      cat.HTTP.RateBurst,
 	}, ac, ad)
+	// Trusted proxies and the rate limit follow reloads too.
+	d.preparers = append(d.preparers, preparerFunc(func(cat *mailconf.Catalog) (func(), error) {
+		proxies, err := httpserver.ParsePrefixes(cat.HTTP.TrustedProxies)
+		if err != nil {
+			return nil, err
+		}
+		return func() { d.http.SetClientOptions(proxies, cat.HTTP.RateLimit, cat.HTTP.RateBurst) }, nil
+	}))
 	d.cat = cat
 	d.metrics.ConfigLoaded(cat.Source, len(cat.Providers), false)
 	d.ready.Set("config", true)
@@ -209,7 +224,8 @@ func (d *daemon) run(ctx context.Context) error {
 		// Ready once certificates are loaded or obtained.
 		d.certs.onReady = func() { d.ready.Set("https", true) }
 		serve("https", func() error { return httpserver.Serve(ctx, srv, newTLSListener(ln, srv.TLSConfig), shutdownGrace) })
-		serve("certificates", func() error { return d.certs.run(ctx) })
+		// Not waited for at shutdown: an ACME order in progress cannot be cancelled.
+		go d.certs.run(ctx)
 	}
 	if d.dns != nil {
 		if err := d.dns.Start(d.flags.dns); err != nil {
@@ -277,16 +293,19 @@ func (d *daemon) reload() error {
 		}
 		return err
 	}
-	for i, u := range d.updaters {
-		if err := u.Update(cat); err != nil {
-			// Put back the components already switched, so all serve one configuration.
-			for _, prev := range d.updaters[:i] {
-				_ = prev.Update(d.cat)
-			}
+	// Prepare every response, zone and certificate first; switch only when all are ready.
+	commits := make([]func(), 0, len(d.preparers))
+	for _, p := range d.preparers {
+		commit, err := p.Prepare(cat)
+		if err != nil {
 			d.metrics.ConfigFailed()
 			d.log.Error("configuration refused; the previous one stays in use", slog.Any("err", err))
 			return err
 		}
+		commits = append(commits, commit)
+	}
+	for _, commit := range commits {
+		commit()
 	}
 	d.cat = cat
 	for _, w := range cat.Warnings {

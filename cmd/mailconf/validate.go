@@ -7,11 +7,13 @@ import (
 	"io"
 
 	"github.com/mailconf/mailconf"
+	"go.yaml.in/yaml/v3"
 )
 
 func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("validate", "Check a configuration file: every problem is listed with file, line and field.\nWithout -config the built-in configuration is checked.", stderr)
 	configPath := fs.String("config", "", "configuration `file` (YAML); empty checks the built-in QQ Mail configuration")
+	printConfig := fs.Bool("print", false, "print the configuration as it is served: defaults filled in, names normalized, built-in providers expanded")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -31,7 +33,15 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	for _, w := range cat.Warnings {
-		fmt.Fprintln(stdout, w)
+		fmt.Fprintln(stderr, w)
+	}
+	if *printConfig {
+		out, err := yaml.Marshal(cat.Config())
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(out)
+		return err
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d providers, %d domains)\n", cat.Source, len(cat.Providers), len(cat.Domains()))
 	return nil

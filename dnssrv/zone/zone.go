@@ -172,6 +172,21 @@ func (b *builder) build() error {
 			}
 		}
 	}
+	// Nameservers named inside a served zone get their addresses there, so the
+	// delegation is not lame (RFC 1034 §4.2.2: glue in the parent, data in the zone).
+	for name, ips := range cfg.NameserverAddresses {
+		owner := dns.Fqdn(name)
+		if b.set.zoneOf(owner) == nil {
+			continue
+		}
+		for _, s := range ips {
+			ip, err := netip.ParseAddr(s)
+			if err != nil {
+				return fmt.Errorf("%w: dns.nameserver_addresses: %w", ErrBadCatalog, err)
+			}
+			b.add(addressRR(owner, ip.Unmap(), ttl))
+		}
+	}
 	slices.SortFunc(b.set.zones, func(x, y *Zone) int { return strings.Compare(x.Apex, y.Apex) })
 	b.assign()
 	b.set.digest = b.set.computeDigest()

@@ -250,3 +250,33 @@ func TestDigest(t *testing.T) {
 		t.Error("different records, same digest")
 	}
 }
+
+// TestNameserverAddresses checks that a nameserver named inside a served zone gets its
+// addresses there (by default: this server's), and that the NS answer carries them in
+// the additional section.
+func TestNameserverAddresses(t *testing.T) {
+	for _, tc := range []struct{ name, yaml string }{
+		{"default", "providers: [{builtin: qq.com}]\ndns: {addresses: [192.0.2.1, '2001:db8::1']}\n"},
+		{"explicit", "providers: [{builtin: qq.com}]\ndns:\n  nameservers: [ns1.qq.com, ns.elsewhere.example]\n  nameserver_addresses: {ns1.qq.com: [192.0.2.1, '2001:db8::1']}\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cat, err := mailconf.Parse(tc.name, []byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := build(t, cat)
+			a := s.Lookup("ns1.qq.com.", dns.TypeA)
+			if a.Rcode != dns.RcodeSuccess || len(a.Answer) != 1 || a.Answer[0].(*dns.A).A.String() != "192.0.2.1" {
+				t.Fatalf("ns1.qq.com A: %+v", a)
+			}
+			ns := s.Lookup("qq.com.", dns.TypeNS)
+			var extra []string
+			for _, rr := range ns.Extra {
+				extra = append(extra, rr.String())
+			}
+			if len(extra) != 2 {
+				t.Fatalf("NS additional section: %v", extra)
+			}
+		})
+	}
+}

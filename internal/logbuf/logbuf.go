@@ -21,6 +21,7 @@ const (
 // split across flushes unless it is larger than the buffer. Safe for concurrent use.
 type Writer struct {
 	mu     sync.Mutex
+	out    io.Writer
 	buf    *bufio.Writer
 	err    error // first error from the underlying writer
 	stop   chan struct{}
@@ -37,7 +38,7 @@ func New(w io.Writer, size int, interval time.Duration) *Writer {
 	if interval <= 0 {
 		interval = DefaultInterval
 	}
-	lw := &Writer{buf: bufio.NewWriterSize(w, size), stop: make(chan struct{}), done: make(chan struct{})}
+	lw := &Writer{out: w, buf: bufio.NewWriterSize(w, size), stop: make(chan struct{}), done: make(chan struct{})}
 	go lw.flushEvery(interval)
 	return lw
 }
@@ -62,30 +63,36 @@ func (w *Writer) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	if len(p) > w.buf.Available() && w.buf.Buffered() > 0 {
 		// Keep each line whole: flush what is there first.
-		if err := w.buf.Flush(); err != nil && w.err == nil {
-			w.err = err
-		}
+		w.flushLocked()
 	}
 	n, err := w.buf.Write(p)
 	if w.closed {
-		if ferr := w.buf.Flush(); err == nil {
+		if ferr := w.flushLocked(); err == nil {
 			err = ferr
 		}
 	}
 	return n, err
 }
 
+// flushLocked writes out the buffer. A bufio.Writer keeps its first error forever; after
+// a failed write the buffered lines are dropped and the writer starts afresh, so one
+// bad moment on stderr does not silence every later line.
+func (w *Writer) flushLocked() error {
+	err := w.buf.Flush()
+	if err != nil {
+		if w.err == nil {
+			w.err = err
+		}
+		w.buf.Reset(w.out)
+	}
+	return err
+}
+
 // Flush writes out what is buffered.
 func (w *Writer) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.buf.Flush(); err != nil {
-		if w.err == nil {
-			w.err = err
-		}
-		return err
-	}
-	return nil
+	return w.flushLocked()
 }
 
 // Close flushes, stops the background flusher and makes later writes unbuffered. It does

@@ -109,3 +109,34 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatalf("lines interleaved or lost: %d bytes", len(s))
 	}
 }
+
+// flakyWriter fails its first write only.
+type flakyWriter struct {
+	syncBuf
+	failed bool
+}
+
+func (f *flakyWriter) Write(p []byte) (int, error) {
+	if !f.failed {
+		f.failed = true
+		return 0, errors.New("EAGAIN")
+	}
+	return f.syncBuf.Write(p)
+}
+
+func TestRecoversAfterWriteError(t *testing.T) {
+	out := &flakyWriter{}
+	w := New(out, 0, time.Hour)
+	w.Write([]byte("lost\n"))
+	if err := w.Flush(); err == nil {
+		t.Fatal("first flush should fail")
+	}
+	w.Write([]byte("kept\n"))
+	if err := w.Flush(); err != nil {
+		t.Fatalf("writer stuck after one error: %v", err)
+	}
+	w.Close()
+	if out.String() != "kept\n" {
+		t.Fatalf("got %q", out.String())
+	}
+}
