@@ -1,6 +1,5 @@
 package mailconf
 
-
 // Catalog is a loaded, validated and normalized configuration. It is immutable once
 // built; a reload builds a new one.
 type Catalog struct {

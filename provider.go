@@ -2,7 +2,6 @@
 // and the loading and validation of the YAML configuration that describes it.
 package mailconf
 
-
 // Provider is one mail service: the servers a mail client should use for every
 // address in its domains.
 type Provider struct {

@@ -65,8 +65,8 @@ type Handler struct {
 	log      *slog.Logger
 	observer Observer
 	policy   atomic.Pointer[clientPolicy]
-	ids         *requestIDs
-	writers     sync.Pool // *loggingWriter
+	ids      *requestIDs
+	writers  sync.Pool // *loggingWriter
 
 	canonicalizers []func(u *url.URL) // see PathCanonicalizer
 }
