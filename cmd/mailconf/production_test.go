@@ -235,6 +235,17 @@ func TestRateLimitAndTrustedProxies(t *testing.T) {
 	if got := getStatus(t, url, http.Header{"X-Forwarded-For": {"198.51.100.77"}}); got != 429 {
 		t.Fatalf("one forwarded client over its budget: %d", got)
 	}
+	// Reloads apply to these settings too: lift the limit and the client is served again.
+	writeConfig(t, dir, "trusted.yaml", "providers: [{builtin: qq.com}]\nhttp:\n  trusted_proxies: [127.0.0.0/8]\n")
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "reload", func() bool { return strings.Contains(d.logs.String(), "configuration reloaded") })
+	for range 5 {
+		if got := getStatus(t, url, http.Header{"X-Forwarded-For": {"198.51.100.77"}}); got != 200 {
+			t.Fatalf("after lifting the limit by reload: %d", got)
+		}
+	}
 }
 
 // scrape reads /metrics and parses it with the Prometheus text parser.

@@ -42,6 +42,7 @@ type Zone struct {
 	soa    *dns.SOA // at the apex
 	negSOA *dns.SOA // the SOA of negative answers, TTL clamped (RFC 2308 §5)
 	set    *Set
+	owners []*Node // the nodes in this zone, filled by assign
 }
 
 // Node is a name that owns records.
@@ -269,6 +270,7 @@ func (b *builder) assign() {
 			}
 		}
 		s.nodes[name] = n
+		z.owners = append(z.owners, n)
 	}
 	for name, n := range s.nodes {
 		// RFC 8020: every ancestor of an owner, up to the apex, exists; those without
@@ -445,12 +447,7 @@ func (z *Zone) Text() string {
 // lines returns the zone's records as text, apex first, then owners in sorted
 // order; serial overrides the SOA serial.
 func (z *Zone) lines(serial uint32) []string {
-	var owners []*Node
-	for _, n := range z.set.nodes {
-		if n.Zone == z {
-			owners = append(owners, n)
-		}
-	}
+	owners := slices.Clone(z.owners)
 	slices.SortFunc(owners, func(x, y *Node) int {
 		if x.Name == z.Apex || y.Name == z.Apex {
 			return boolCompare(y.Name == z.Apex, x.Name == z.Apex)
