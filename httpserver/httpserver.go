@@ -177,18 +177,25 @@ func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
 			http.Error(lw, "internal error", http.StatusInternalServerError)
 		}
 	}
-	d := time.Since(start)
+	end := time.Now()
+	d := end.Sub(start)
 	if h.observer != nil {
 		h.observer.ObserveHTTP(Endpoint(r.URL.Path), lw.status, lw.provider, d)
 	}
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "http",
-		slog.String("method", r.Method),
-		slog.String("path", logPath(r.URL)),
-		slog.Int("status", lw.status),
-		slog.Duration("duration", d),
-		slog.String("domain", lw.domain),
-		slog.String("request_id", lw.requestID),
-	)
+	// The record goes straight to the handler: slog.Logger would also look up the
+	// caller's program counter for every request, which no one reads here.
+	if lh := h.log.Handler(); lh.Enabled(r.Context(), slog.LevelInfo) {
+		rec := slog.NewRecord(end, slog.LevelInfo, "http", 0)
+		rec.AddAttrs(
+			slog.String("method", r.Method),
+			slog.String("path", logPath(r.URL)),
+			slog.Int("status", lw.status),
+			slog.Duration("duration", d),
+			slog.String("domain", lw.domain),
+			slog.String("request_id", lw.requestID),
+		)
+		_ = lh.Handle(r.Context(), rec)
+	}
 	lw.reset(nil)
 	h.writers.Put(lw)
 }
