@@ -466,22 +466,8 @@ func (v *validator) checkAutodiscover(a *AutodiscoverConfig) {
 }
 
 func (v *validator) checkDNS(d *DNSConfig, providers []*Provider) {
-	for i, a := range d.Addresses {
-		ip, err := netip.ParseAddr(a)
-		if err != nil || ip.Zone() != "" {
-			v.add(fmt.Sprintf("dns.addresses[%d]", i), "%q is not an IPv4 or IPv6 address", a)
-			continue
-		}
-		d.Addresses[i] = ip.Unmap().String()
-	}
-	for i, ns := range d.Nameservers {
-		n, err := NormalizeDomain(ns)
-		if err != nil {
-			v.add(fmt.Sprintf("dns.nameservers[%d]", i), "%v", unwrapMsg(err))
-			continue
-		}
-		d.Nameservers[i] = n
-	}
+	v.normalizeIPs("dns.addresses", d.Addresses)
+	v.normalizeNames("dns.nameservers", d.Nameservers)
 	if len(d.Nameservers) == 0 && len(providers) > 0 && providers[0].PrimaryDomain() != "" {
 		d.Nameservers = []string{"ns1." + providers[0].PrimaryDomain()}
 		if len(d.Addresses) > 0 && len(d.NameserverAddresses) == 0 && v.errorCount() == 0 {
@@ -497,14 +483,7 @@ func (v *validator) checkDNS(d *DNSConfig, providers []*Provider) {
 			v.add(path, "%q is not one of dns.nameservers", name)
 			continue
 		}
-		for i, a := range ips {
-			ip, err := netip.ParseAddr(a)
-			if err != nil || ip.Zone() != "" {
-				v.add(fmt.Sprintf("%s[%d]", path, i), "%q is not an IPv4 or IPv6 address", a)
-				continue
-			}
-			ips[i] = ip.Unmap().String()
-		}
+		v.normalizeIPs(path, ips)
 		normalized[n] = ips
 	}
 	if len(normalized) > 0 {
@@ -597,12 +576,29 @@ func (v *validator) checkTLS(t *TLSConfig) {
 	if a.StateDir == "" {
 		a.StateDir = "/var/lib/mailconf/acme"
 	}
-	for i, n := range a.ExtraNames {
+	v.normalizeNames("tls.acme.extra_names", a.ExtraNames)
+}
+
+// normalizeNames checks and normalizes a list of host names in place (NormalizeDomain).
+func (v *validator) normalizeNames(field string, names []string) {
+	for i, n := range names {
 		d, err := NormalizeDomain(n)
 		if err != nil {
-			v.add(fmt.Sprintf("tls.acme.extra_names[%d]", i), "%v", unwrapMsg(err))
+			v.add(fmt.Sprintf("%s[%d]", field, i), "%v", unwrapMsg(err))
 			continue
 		}
-		a.ExtraNames[i] = d
+		names[i] = d
+	}
+}
+
+// normalizeIPs checks a list of IPv4/IPv6 addresses and writes them in canonical form.
+func (v *validator) normalizeIPs(field string, ips []string) {
+	for i, a := range ips {
+		ip, err := netip.ParseAddr(a)
+		if err != nil || ip.Zone() != "" {
+			v.add(fmt.Sprintf("%s[%d]", field, i), "%q is not an IPv4 or IPv6 address", a)
+			continue
+		}
+		ips[i] = ip.Unmap().String()
 	}
 }

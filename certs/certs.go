@@ -3,7 +3,6 @@
 package certs
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -92,25 +91,4 @@ func (f *Files) Leaf() *x509.Certificate {
 		return c.Leaf
 	}
 	return nil
-}
-
-// Watch checks the files every interval until ctx ends and calls changed after each
-// new certificate is loaded, or failed when a changed pair cannot be loaded.
-func (f *Files) Watch(ctx context.Context, interval time.Duration, changed func(*x509.Certificate), failed func(error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			ok, err := f.Reload(false)
-			switch {
-			case err != nil:
-				failed(err)
-			case ok:
-				changed(f.Leaf())
-			}
-		}
-	}
 }
