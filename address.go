@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"strings"
 	"unicode/utf8"
 
@@ -29,12 +28,28 @@ const (
 type Address struct {
 	// LocalPart is the part before the @, as given (quotes kept).
 	LocalPart string
-	// Domain is the lowercase A-label form of the part after the @.
-	Domain string
+	// Domain is the part after the @.
+	Domain Domain
 }
 
 // String returns local@domain.
-func (a Address) String() string { return a.LocalPart + "@" + a.Domain }
+func (a Address) String() string { return a.LocalPart + "@" + a.Domain.name }
+
+// IsZero reports whether a is the zero Address (no address).
+func (a Address) IsZero() bool { return a.LocalPart == "" && a.Domain.IsZero() }
+
+// MarshalText writes the address as local@domain.
+func (a Address) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText parses an address (ParseAddress).
+func (a *Address) UnmarshalText(b []byte) error {
+	p, err := ParseAddress(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not an email address: %s", b, unwrapMsg(err))
+	}
+	*a = p
+	return nil
+}
 
 // ParseAddress parses an addr-spec: a dot-atom or quoted-string local part
 // (RFC 5322 §3.4.1, with UTF-8 allowed as in RFC 6531), an @, and a domain that
@@ -51,7 +66,7 @@ func ParseAddress(s string) (Address, error) {
 	if err := checkLocalPart(local); err != nil {
 		return Address{}, err
 	}
-	d, err := NormalizeDomain(domain)
+	d, err := ParseDomain(domain)
 	if err != nil {
 		return Address{}, fmt.Errorf("%w: %w", ErrBadAddress, err)
 	}
@@ -122,16 +137,21 @@ func isAtext(c byte) bool {
 	return strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
 }
 
-// NormalizeDomain returns the lowercase A-label (punycode) form of a domain name,
-// without a trailing dot. It rejects names that are not valid hostnames
-// (letters, digits and hyphens; RFC 1123 §2.1) and IP addresses.
-func NormalizeDomain(s string) (string, error) {
+// Domain is a DNS name in normal form: lowercase A-labels (punycode), no trailing
+// dot, RFC 1123 §2.1 hostname syntax, at least two labels, not an IP address. Only
+// ParseDomain makes one, so a Domain is always valid; the zero Domain means none.
+type Domain struct{ name string }
+
+// ParseDomain returns the normal form of a domain name given in ASCII or Unicode, with
+// or without a trailing dot. It rejects names that are not valid hostnames (letters,
+// digits and hyphens; RFC 1123 §2.1) and IP addresses.
+func ParseDomain(s string) (Domain, error) {
 	s = strings.TrimSuffix(s, ".")
 	if s == "" {
-		return "", fmt.Errorf("%w: empty", ErrBadDomain)
+		return Domain{}, fmt.Errorf("%w: empty", ErrBadDomain)
 	}
 	if len(s) > 4*maxDomainLen {
-		return "", fmt.Errorf("%w: too long", ErrBadDomain)
+		return Domain{}, fmt.Errorf("%w: too long", ErrBadDomain)
 	}
 	if isASCII(s) {
 		if !isLowerLDH(s) {
@@ -139,19 +159,76 @@ func NormalizeDomain(s string) (string, error) {
 		}
 	} else {
 		if !utf8.ValidString(s) {
-			return "", fmt.Errorf("%w: not UTF-8", ErrBadDomain)
+			return Domain{}, fmt.Errorf("%w: not UTF-8", ErrBadDomain)
 		}
 		ascii, err := idna.Lookup.ToASCII(s)
 		if err != nil {
-			return "", fmt.Errorf("%w: %q: not a valid internationalized name", ErrBadDomain, s)
+			return Domain{}, fmt.Errorf("%w: %q: not a valid internationalized name", ErrBadDomain, s)
 		}
 		s = strings.ToLower(ascii)
 	}
 	if err := checkHostname(s); err != nil {
-		return "", err
+		return Domain{}, err
 	}
-	return s, nil
+	return Domain{name: s}, nil
 }
+
+// String returns the name in ASCII (A-label) form, without a trailing dot.
+func (d Domain) String() string { return d.name }
+
+// IsZero reports whether d is the zero Domain.
+func (d Domain) IsZero() bool { return d.name == "" }
+
+// FQDN returns the name with the trailing dot DNS messages and zone files use.
+func (d Domain) FQDN() string { return d.name + "." }
+
+// Unicode returns the name for people to read: IDNA A-labels turned back into Unicode.
+func (d Domain) Unicode() string {
+	if !strings.Contains(d.name, "xn--") {
+		return d.name
+	}
+	u, err := idna.Display.ToUnicode(d.name)
+	if err != nil {
+		return d.name
+	}
+	return u
+}
+
+// Compare orders domains by their ASCII form.
+func (d Domain) Compare(e Domain) int { return strings.Compare(d.name, e.name) }
+
+// MarshalText writes the ASCII form.
+func (d Domain) MarshalText() ([]byte, error) { return []byte(d.name), nil }
+
+// UnmarshalText parses a name with ParseDomain. A name with a placeholder is refused
+// with its own message: configured names are literal.
+func (d *Domain) UnmarshalText(b []byte) error {
+	s := string(b)
+	if strings.Contains(s, "%") {
+		return fmt.Errorf("%q: names must be literal; most clients do not substitute placeholders there", s)
+	}
+	p, err := ParseDomain(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a valid hostname: %s", s, unwrapMsg(err))
+	}
+	*d = p
+	return nil
+}
+
+// Names that clients look up under a mail domain <d>.
+const (
+	// AutoconfigPrefix is how Mozilla autoconfig clients name the configuration host:
+	// autoconfig.<d>.
+	AutoconfigPrefix = "autoconfig."
+	// AutodiscoverPrefix is how Outlook names the Autodiscover host: autodiscover.<d>.
+	AutodiscoverPrefix = "autodiscover."
+)
+
+// Autoconfig returns autoconfig.<d>, the host autoconfig clients ask first.
+func (d Domain) Autoconfig() Domain { return Domain{name: AutoconfigPrefix + d.name} }
+
+// Autodiscover returns autodiscover.<d>, the host Outlook asks.
+func (d Domain) Autodiscover() Domain { return Domain{name: AutodiscoverPrefix + d.name} }
 
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -201,56 +278,4 @@ func checkHostname(s string) error {
 		return fmt.Errorf("%w: %q is not a fully qualified name", ErrBadDomain, s)
 	}
 	return nil
-}
-
-// QueryParam returns the value of the first parameter called name (compared without
-// regard to case) in a raw query string. It decodes %XX escapes but does not
-// form-decode: FairEmail, GOA and Nextcloud send addresses raw, so a literal "+" must
-// stay a plus (url.ParseQuery would turn it into a space), while %40 and %2B are
-// decoded (Thunderbird URLSearchParams, Delta Chat). A value with a bad escape is
-// reported as absent.
-func QueryParam(rawQuery, name string) (string, bool) {
-	for rawQuery != "" {
-		var pair string
-		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
-		key, value, _ := strings.Cut(pair, "=")
-		if !strings.EqualFold(key, name) {
-			continue
-		}
-		if strings.IndexByte(value, '%') < 0 {
-			return value, true
-		}
-		v, err := url.PathUnescape(value)
-		if err != nil {
-			return "", false
-		}
-		return v, true
-	}
-	return "", false
-}
-
-// HostDomain reduces an HTTP Host header to a lowercase name: it strips the port and a
-// trailing dot. It returns "" for a value that cannot be a domain. The result still has
-// to be looked up; it may carry a prefix such as "autoconfig.".
-func HostDomain(host string) string {
-	if len(host) > maxDomainLen+8 {
-		return ""
-	}
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
-		host = host[:i]
-	}
-	host = strings.TrimSuffix(host, ".")
-	if isLowerLDH(host) {
-		return host
-	}
-	for i := 0; i < len(host); i++ {
-		if host[i] >= 0x80 {
-			d, err := NormalizeDomain(host)
-			if err != nil {
-				return ""
-			}
-			return d
-		}
-	}
-	return strings.ToLower(host)
 }

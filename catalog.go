@@ -1,7 +1,8 @@
 package mailconf
 
-// Catalog is a loaded, validated and normalized configuration. It is immutable once
-// built; a reload builds a new one.
+// Catalog is a loaded, validated and normalized configuration: every value parsed into
+// its type and every default filled in. It is immutable once built; a reload builds a
+// new one.
 type Catalog struct {
 	// Source names where the configuration came from (a file path or BuiltinName).
 	Source string
@@ -15,64 +16,22 @@ type Catalog struct {
 	// Warnings are doubtful but usable values found while loading.
 	Warnings []Problem
 
-	byDomain map[string]*Provider
+	byDomain map[Domain]*Provider
 }
 
-// Lookup returns the provider serving a normalized domain (see NormalizeDomain).
-func (c *Catalog) Lookup(domain string) (*Provider, bool) {
+// Lookup returns the provider serving a domain.
+func (c *Catalog) Lookup(domain Domain) (*Provider, bool) {
 	p, ok := c.byDomain[domain]
 	return p, ok
 }
 
 // Domains returns every configured domain, primary and alias, in configuration order.
-func (c *Catalog) Domains() []string {
-	var ds []string
+func (c *Catalog) Domains() []Domain {
+	var ds []Domain
 	for _, p := range c.Providers {
 		ds = append(ds, p.Domains...)
 	}
 	return ds
-}
-
-// SRV service names (RFC 6186 §3, RFC 8314 §5.1).
-const (
-	ServiceIMAP        = "imap"
-	ServiceIMAPS       = "imaps"
-	ServicePOP3        = "pop3"
-	ServicePOP3S       = "pop3s"
-	ServiceSubmission  = "submission"
-	ServiceSubmissions = "submissions"
-)
-
-func isSRVService(s string) bool {
-	switch s {
-	case ServiceIMAP, ServiceIMAPS, ServicePOP3, ServicePOP3S, ServiceSubmission, ServiceSubmissions:
-		return true
-	}
-	return false
-}
-
-// SRVService returns the SRV service name that publishes this server: implicit TLS
-// gets the "s" form (imaps, pop3s, submissions), STARTTLS and plain the bare form.
-func (s *Server) SRVService() string {
-	tls := s.Socket == SocketSSL
-	switch s.Type {
-	case TypeIMAP:
-		if tls {
-			return ServiceIMAPS
-		}
-		return ServiceIMAP
-	case TypePOP3:
-		if tls {
-			return ServicePOP3S
-		}
-		return ServicePOP3
-	case TypeSMTP:
-		if tls {
-			return ServiceSubmissions
-		}
-		return ServiceSubmission
-	}
-	return ""
 }
 
 // Config returns the normalized configuration the catalog was built from, with

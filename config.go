@@ -5,8 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"net/url"
 	"os"
+	"reflect"
+	"slices"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -34,15 +39,15 @@ type Config struct {
 type HTTPConfig struct {
 	// TrustedProxies are addresses or CIDR prefixes of reverse proxies whose
 	// X-Forwarded-For header names the real client. Default: none; the header is then
-	// ignored.
-	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
+	// ignored. A bare address is a /32 (IPv4) or /128 (IPv6) prefix.
+	TrustedProxies []netip.Prefix `yaml:"trusted_proxies,omitempty"`
 
 	// RateLimit is the sustained number of requests per second one client address may
 	// make (IPv6: one /64); more get HTTP 429. Default 0: no limit.
 	RateLimit float64 `yaml:"rate_limit,omitempty"`
 
 	// RateBurst is how many requests above RateLimit a client may make at once.
-	// Default: twice RateLimit.
+	// Default: twice RateLimit (at least 1) when RateLimit is set.
 	RateBurst int `yaml:"rate_burst,omitempty"`
 }
 
@@ -62,10 +67,11 @@ type TLSConfig struct {
 // ACMEConfig configures automatic certificates (RFC 8555).
 type ACMEConfig struct {
 	// Email is the account contact address the CA may write to about expiry. Optional.
-	Email string `yaml:"email,omitempty"`
+	Email Address `yaml:"email,omitempty"`
 
-	// DirectoryURL is the CA's ACME directory. Default: Let's Encrypt production.
-	DirectoryURL string `yaml:"directory_url,omitempty"`
+	// DirectoryURL is the CA's ACME directory, an https URL. Default: Let's Encrypt
+	// production.
+	DirectoryURL *URL `yaml:"directory_url,omitempty"`
 
 	// CAFile is a PEM file of roots to trust for the ACME server's own HTTPS, for
 	// private or test CAs. Default: the system roots.
@@ -77,7 +83,7 @@ type ACMEConfig struct {
 
 	// ExtraNames are further host names to get certificates for (for example the host
 	// of autodiscover.url when it is not autodiscover.<domain>).
-	ExtraNames []string `yaml:"extra_names,omitempty"`
+	ExtraNames []Domain `yaml:"extra_names,omitempty"`
 
 	// AcceptTOS records that you accept the CA's terms of service. Required: true.
 	AcceptTOS bool `yaml:"accept_tos"`
@@ -89,7 +95,12 @@ type AutodiscoverConfig struct {
 	// (https://autodiscover.example.com/autodiscover/autodiscover.xml). GET requests
 	// are redirected there, the JSON v2 endpoint hands it out, and DNS publishes its
 	// host in _autodiscover._tcp. Empty: derived per domain where needed.
-	URL string `yaml:"url,omitempty"`
+	URL *URL `yaml:"url,omitempty"`
+
+	// Host and Port are URL's host name and port (443 when the URL names none), set
+	// when the configuration loads.
+	Host Domain `yaml:"-"`
+	Port uint16 `yaml:"-"`
 
 	// MobilesyncAnswer says how to answer a mobilesync (ActiveSync) request: "" (the
 	// default) answers error 601, "imap" answers with the IMAP/SMTP settings.
@@ -103,17 +114,17 @@ type AutodiscoverConfig struct {
 type DNSConfig struct {
 	// Nameservers are the NS records at every apex, most important first; the first is
 	// the SOA MNAME. Default ns1.<primary domain of the first provider>.
-	Nameservers []string `yaml:"nameservers,omitempty"`
+	Nameservers []Domain `yaml:"nameservers,omitempty"`
 
 	// NameserverAddresses gives the IPv4/IPv6 addresses of nameservers whose names lie
 	// inside a served zone, so they resolve (the parent zone needs the same addresses as
 	// glue). Default: when the nameservers are left at their default, the default one
 	// gets Addresses.
-	NameserverAddresses map[string][]string `yaml:"nameserver_addresses,omitempty"`
+	NameserverAddresses map[Domain][]netip.Addr `yaml:"nameserver_addresses,omitempty"`
 
 	// Hostmaster is the responsible mailbox written into the SOA, as an address
 	// (hostmaster@example.net). Default hostmaster@<first nameserver's parent>.
-	Hostmaster string `yaml:"hostmaster,omitempty"`
+	Hostmaster Address `yaml:"hostmaster,omitempty"`
 
 	// TTL is the TTL in seconds of every record except the negative-answer SOA.
 	// Default 3600.
@@ -129,13 +140,14 @@ type DNSConfig struct {
 	Retry   uint32 `yaml:"retry,omitempty"`
 	Expire  uint32 `yaml:"expire,omitempty"`
 
-	// Weight is the SRV weight of every published server (RFC 2782). Default 1.
+	// Weight is the SRV weight of every published server (RFC 2782). Default 1; never
+	// nil in a Catalog.
 	Weight *uint16 `yaml:"weight,omitempty"`
 
 	// Addresses are IPv4 and IPv6 addresses of this server. When set, autoconfig.<d>
 	// and autodiscover.<d> get A/AAAA records pointing here, so a delegated zone
 	// works end to end.
-	Addresses []string `yaml:"addresses,omitempty"`
+	Addresses []netip.Addr `yaml:"addresses,omitempty"`
 
 	// Version, when set, answers CHAOS TXT version.bind and version.server;
 	// otherwise those queries are REFUSED.
@@ -144,6 +156,27 @@ type DNSConfig struct {
 	// ServerID, when set, answers CHAOS TXT id.server and hostname.bind; otherwise
 	// those queries are REFUSED.
 	ServerID string `yaml:"server_id,omitempty"`
+}
+
+// URL is an absolute http or https URL from the configuration, parsed once.
+type URL struct{ *url.URL }
+
+// MarshalText writes the URL.
+func (u URL) MarshalText() ([]byte, error) {
+	if u.URL == nil {
+		return nil, nil
+	}
+	return []byte(u.URL.String()), nil
+}
+
+// UnmarshalText parses an absolute http or https URL with a host.
+func (u *URL) UnmarshalText(b []byte) error {
+	p, err := url.Parse(string(b))
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.Opaque != "" {
+		return fmt.Errorf("%q is not an absolute http or https URL", b)
+	}
+	u.URL = p
+	return nil
 }
 
 //go:embed builtin.yaml
@@ -157,17 +190,38 @@ func Default() (*Catalog, error) {
 	return Parse(BuiltinName, builtinYAML)
 }
 
-// builtinProviders are the providers "builtin:" entries may name.
-func builtinProviders() (map[string]Provider, error) {
+// builtinProviders are the providers "builtin:" entries may name, decoded once. Each
+// entry is checked like any other provider when a configuration takes it, on a copy
+// (cloneProvider), since checking fills in defaults.
+var builtinProviders = sync.OnceValues(func() (map[string]Provider, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(builtinYAML, &root); err != nil || len(root.Content) == 0 {
+		return nil, fmt.Errorf("built-in configuration: %v", err)
+	}
+	v := newValidator(BuiltinName)
 	var cfg Config
-	if err := yaml.Unmarshal(builtinYAML, &cfg); err != nil {
-		return nil, fmt.Errorf("built-in configuration: %w", err)
+	v.decode(root.Content[0], "", reflect.ValueOf(&cfg).Elem())
+	if v.errorCount() > 0 {
+		return nil, fmt.Errorf("built-in configuration: %w", v.result())
 	}
 	m := make(map[string]Provider, len(cfg.Providers))
 	for _, p := range cfg.Providers {
-		m[p.ID] = p
+		m[p.ID.String()] = p
 	}
 	return m, nil
+})
+
+// cloneProvider copies p deeply enough that checking the copy leaves p alone.
+func cloneProvider(p Provider) Provider {
+	p.Domains = slices.Clone(p.Domains)
+	p.Incoming = slices.Clone(p.Incoming)
+	p.Outgoing = slices.Clone(p.Outgoing)
+	p.NotOffered = slices.Clone(p.NotOffered)
+	p.Documentation = slices.Clone(p.Documentation)
+	p.DisplayName = slices.Clone(p.DisplayName)
+	p.ShortName = slices.Clone(p.ShortName)
+	p.Instructions = slices.Clone(p.Instructions)
+	return p
 }
 
 // Load reads, parses and validates the configuration file at path.
@@ -191,27 +245,24 @@ const maxConfigSize = 16 << 20
 
 // Parse parses and validates a configuration; name is the file name used in
 // messages. A configuration with problems returns a *ProblemList listing every one.
+//
+// The YAML is read into its node tree once, then decoded field by field into typed
+// values (decode), so every value is parsed exactly once and every problem carries
+// its line; check then validates the whole, fills in defaults and builds the Catalog.
 func Parse(name string, data []byte) (*Catalog, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, &ProblemList{Problems: []Problem{{File: name, Line: yamlErrorLine(err), Message: cleanYAMLError(err)}}}
 	}
-	v := &validator{file: name, lines: map[string]int{}}
+	v := newValidator(name)
 	if len(root.Content) == 0 {
 		v.add("", "the file is empty: list at least one provider under providers")
 		return nil, v.result()
 	}
-	doc := root.Content[0]
-	v.walk(doc, "", typeOfConfig)
 	var cfg Config
-	if len(v.problems) == 0 {
-		if err := doc.Decode(&cfg); err != nil {
-			v.addYAMLError(err)
-		}
-	}
-	if len(v.problems) > 0 {
-		return nil, v.result()
-	}
+	v.decode(root.Content[0], "", reflect.ValueOf(&cfg).Elem())
+	// Check even after decoding problems, so every problem is listed at once; values
+	// that failed to decode are not reported again (validator.add).
 	cat := v.check(&cfg)
 	if v.errorCount() > 0 {
 		return nil, v.result()

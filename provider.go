@@ -2,12 +2,17 @@
 // and the loading and validation of the YAML configuration that describes it.
 package mailconf
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Provider is one mail service: the servers a mail client should use for every
 // address in its domains.
 type Provider struct {
 	// ID identifies the provider; it is written as emailProvider@id in autoconfig,
 	// so it must be a valid hostname (conventionally the primary domain).
-	ID string `yaml:"id"`
+	ID Domain `yaml:"id"`
 
 	// Builtin, when set, names a provider shipped inside the binary (for example
 	// "qq.com"); the entry then takes that provider whole and must set nothing else.
@@ -24,7 +29,7 @@ type Provider struct {
 	// Domains are the mail domains the provider serves. The first is primary, the
 	// rest are aliases. Internationalized names are accepted and stored in
 	// lowercase A-label (punycode) form.
-	Domains []string `yaml:"domains"`
+	Domains []Domain `yaml:"domains"`
 
 	// Incoming lists the IMAP and POP3 servers, most preferred first.
 	Incoming []Server `yaml:"incoming"`
@@ -35,7 +40,7 @@ type Provider struct {
 	// NotOffered names services the provider decidedly does not offer, so DNS can
 	// publish RFC 6186 "not available" records for them. Values are SRV service
 	// names: imap, imaps, pop3, pop3s, submission, submissions.
-	NotOffered []string `yaml:"not_offered,omitempty"`
+	NotOffered []Service `yaml:"not_offered,omitempty"`
 
 	// Documentation links to pages that help users, each with a per-language
 	// description.
@@ -47,21 +52,28 @@ type Provider struct {
 }
 
 // PrimaryDomain returns the first of the provider's domains.
-func (p *Provider) PrimaryDomain() string {
+func (p *Provider) PrimaryDomain() Domain {
 	if len(p.Domains) == 0 {
-		return ""
+		return Domain{}
 	}
 	return p.Domains[0]
+}
+
+// Servers returns the incoming servers, then the outgoing ones, each in preference order.
+func (p *Provider) Servers() []Server {
+	out := make([]Server, 0, len(p.Incoming)+len(p.Outgoing))
+	out = append(out, p.Incoming...)
+	return append(out, p.Outgoing...)
 }
 
 // Server is one incoming or outgoing mail server.
 type Server struct {
 	// Type is the protocol: imap or pop3 for incoming, smtp for outgoing.
 	// Outgoing servers default to smtp.
-	Type string `yaml:"type"`
+	Type ServerType `yaml:"type"`
 
 	// Hostname is the server's DNS name, literal (no placeholders).
-	Hostname string `yaml:"hostname"`
+	Hostname Domain `yaml:"hostname"`
 
 	// Port is the TCP port, 1 to 65535.
 	Port int `yaml:"port"`
@@ -78,11 +90,14 @@ type Server struct {
 	Username string `yaml:"username,omitempty"`
 }
 
+// ServerType is the protocol a server speaks.
+type ServerType string
+
 // Protocol types of a Server.
 const (
-	TypeIMAP = "imap"
-	TypePOP3 = "pop3"
-	TypeSMTP = "smtp"
+	TypeIMAP ServerType = "imap"
+	TypePOP3 ServerType = "pop3"
+	TypeSMTP ServerType = "smtp"
 )
 
 // SocketType is the connection security of a server, spelled as autoconfig spells it.
@@ -118,7 +133,71 @@ const (
 // Documentation is a link to a page that helps users set up their client.
 type Documentation struct {
 	// URL is the absolute http or https address of the page.
-	URL string `yaml:"url"`
+	URL URL `yaml:"url"`
 	// Description says what the page is about, plain or per language.
 	Description Localized `yaml:"description"`
+}
+
+// Service is an SRV service name (RFC 6186 §3, RFC 8314 §5.1), without the underscore.
+type Service string
+
+// SRV services mailconf publishes.
+const (
+	ServiceIMAP        Service = "imap"
+	ServiceIMAPS       Service = "imaps"
+	ServicePOP3        Service = "pop3"
+	ServicePOP3S       Service = "pop3s"
+	ServiceSubmission  Service = "submission"
+	ServiceSubmissions Service = "submissions"
+	// ServiceAutodiscover is Outlook's Autodiscover host (MS-OXDSCLI §3.1.5.2).
+	ServiceAutodiscover Service = "autodiscover"
+)
+
+// mailServices are the services a provider's servers publish, which not_offered may name.
+var mailServices = []Service{ServiceIMAP, ServiceIMAPS, ServicePOP3, ServicePOP3S, ServiceSubmission, ServiceSubmissions}
+
+// Owner returns the SRV owner name of the service under d, fully qualified:
+// _<service>._tcp.<d>. (RFC 2782).
+func (s Service) Owner(d Domain) string { return "_" + string(s) + "._tcp." + d.name + "." }
+
+// longestOwner is the longest prefix DNS puts before a mail domain.
+const longestOwner = "_" + string(ServiceAutodiscover) + "._tcp."
+
+// UnmarshalText accepts the mail services a provider may mark as not offered.
+func (s *Service) UnmarshalText(b []byte) error {
+	for _, m := range mailServices {
+		if string(b) == string(m) {
+			*s = m
+			return nil
+		}
+	}
+	names := make([]string, len(mailServices))
+	for i, m := range mailServices {
+		names[i] = string(m)
+	}
+	return fmt.Errorf("%q is not a service name (%s)", b, strings.Join(names, ", "))
+}
+
+// SRVService returns the SRV service name that publishes this server: implicit TLS
+// gets the "s" form (imaps, pop3s, submissions), STARTTLS and plain the bare form.
+func (s *Server) SRVService() Service {
+	tls := s.Socket == SocketSSL
+	switch s.Type {
+	case TypeIMAP:
+		if tls {
+			return ServiceIMAPS
+		}
+		return ServiceIMAP
+	case TypePOP3:
+		if tls {
+			return ServicePOP3S
+		}
+		return ServicePOP3
+	case TypeSMTP:
+		if tls {
+			return ServiceSubmissions
+		}
+		return ServiceSubmission
+	}
+	return ""
 }

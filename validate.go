@@ -1,49 +1,67 @@
 package mailconf
 
 import (
-	"errors"
+	"encoding"
 	"fmt"
+	"maps"
 	"net/netip"
-	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// validator collects every problem of one configuration file, each with its line.
+// validator decodes and checks one configuration file, collecting every problem with
+// its line.
 type validator struct {
 	file     string
-	lines    map[string]int // field path -> line of its key (or item)
+	lines    map[string]int  // field path -> line of its key (or item)
+	failed   map[string]bool // field paths that did not decode
 	problems []Problem
 }
 
-var (
-	typeOfConfig      = reflect.TypeFor[Config]()
-	typeYAMLUnmarshal = reflect.TypeFor[yaml.Unmarshaler]()
-)
+func newValidator(file string) *validator {
+	return &validator{file: file, lines: map[string]int{}, failed: map[string]bool{}}
+}
 
 func (v *validator) line(path string) int {
-	for path != "" {
-		if l, ok := v.lines[path]; ok {
+	for p := path; p != ""; p = parentPath(p) {
+		if l, ok := v.lines[p]; ok {
 			return l
 		}
-		// Fall back to the enclosing field.
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
 	}
 	return 0
 }
 
+// parentPath returns the enclosing field of a path: "a.b[2]" → "a.b" → "a" → "".
+func parentPath(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+// add records a problem. A problem at or below a field that already failed to decode is
+// a consequence of that failure and is left out.
 func (v *validator) add(path, format string, args ...any) {
+	for p := path; p != ""; p = parentPath(p) {
+		if v.failed[p] {
+			return
+		}
+	}
 	v.problems = append(v.problems, Problem{File: v.file, Line: v.line(path), Field: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// fail records a value that could not be decoded.
+func (v *validator) fail(path, format string, args ...any) {
+	v.add(path, format, args...)
+	v.failed[path] = true
 }
 
 func (v *validator) warn(path, format string, args ...any) {
@@ -64,17 +82,6 @@ func (v *validator) result() error {
 	return &ProblemList{Problems: v.problems}
 }
 
-func (v *validator) addYAMLError(err error) {
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		for _, e := range te.Errors {
-			v.problems = append(v.problems, Problem{File: v.file, Line: yamlErrorLine(errors.New(e)), Message: cleanYAMLError(errors.New(e))})
-		}
-		return
-	}
-	v.problems = append(v.problems, Problem{File: v.file, Line: yamlErrorLine(err), Message: cleanYAMLError(err)})
-}
-
 var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 
 func yamlErrorLine(err error) int {
@@ -92,83 +99,268 @@ func cleanYAMLError(err error) string {
 	return strings.TrimLeft(s, " :")
 }
 
-// walk follows the YAML node tree along the Go type t, recording the line of every
-// field and reporting unknown keys and values of the wrong kind.
-func (v *validator) walk(n *yaml.Node, path string, t reflect.Type) {
+// decodeKind is how decode reads a Go type from YAML.
+type decodeKind uint8
+
+const (
+	kindUnsupported decodeKind = iota
+	kindYAML                   // implements yaml.Unmarshaler
+	kindParsed                 // a type in scalarParsers
+	kindText                   // implements encoding.TextUnmarshaler
+	kindPointer
+	kindStruct
+	kindSlice
+	kindMap // keys of kind string or kindText
+	kindString
+	kindBool
+	kindInt
+	kindUint
+	kindFloat
+)
+
+var (
+	typeYAMLUnmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
+	typeTextUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// scalarParsers read the value types from other packages that the configuration uses,
+// with messages written for people editing the file.
+var scalarParsers = map[reflect.Type]func(s string) (any, error){
+	reflect.TypeFor[netip.Addr](): func(s string) (any, error) {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("%q is not an IPv4 or IPv6 address", s)
+		}
+		return a.Unmap(), nil
+	},
+	reflect.TypeFor[netip.Prefix](): func(s string) (any, error) {
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an address or CIDR prefix", s)
+			}
+			return p.Masked(), nil
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return nil, fmt.Errorf("%q is not an address or CIDR prefix", s)
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	},
+	reflect.TypeFor[time.Duration](): func(s string) (any, error) {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("%q is not a duration (such as 90s, 5m or 1h30m)", s)
+		}
+		return d, nil
+	},
+}
+
+// kindOf classifies a type for decode. TestConfigKinds walks every type reachable
+// from Config and fails on kindUnsupported, so a new field cannot go unchecked.
+func kindOf(t reflect.Type) decodeKind {
+	if _, ok := scalarParsers[t]; ok {
+		return kindParsed
+	}
+	pt := reflect.PointerTo(t)
+	switch {
+	case pt.Implements(typeYAMLUnmarshaler):
+		return kindYAML
+	case pt.Implements(typeTextUnmarshaler):
+		return kindText
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return kindPointer
+	case reflect.Struct:
+		return kindStruct
+	case reflect.Slice:
+		return kindSlice
+	case reflect.Map:
+		if k := t.Key(); k.Kind() == reflect.String || kindOf(k) == kindText {
+			return kindMap
+		}
+	case reflect.String:
+		return kindString
+	case reflect.Bool:
+		return kindBool
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return kindInt
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return kindUint
+	case reflect.Float32, reflect.Float64:
+		return kindFloat
+	}
+	return kindUnsupported
+}
+
+// decode reads the YAML node n into out, the value at path, recording the line of every
+// field and reporting unknown keys and values that do not parse. A value that does not
+// parse is left at its zero value.
+func (v *validator) decode(n *yaml.Node, path string, out reflect.Value) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return
 	}
-	if reflect.PointerTo(t).Implements(typeYAMLUnmarshal) {
-		var tmp = reflect.New(t)
-		if err := tmp.Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
-			v.add(path, "%v", err)
+	t := out.Type()
+	switch kindOf(t) {
+	case kindYAML:
+		if err := out.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
+			v.fail(path, "%v", err)
 		}
-		return
-	}
-	switch t.Kind() {
-	case reflect.Pointer:
-		v.walk(n, path, t.Elem())
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			v.add(path, "want a mapping of keys to values, found %s", kindName(n))
+	case kindParsed:
+		if !v.scalar(n, path, "text") {
 			return
 		}
-		fields := yamlFields(t)
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			p := join(path, k.Value)
-			v.lines[p] = k.Line
-			f, ok := fields[k.Value]
-			if !ok {
-				v.add(p, "unknown key %q (known: %s)", k.Value, knownKeys(t))
-				continue
-			}
-			if seen[k.Value] {
-				v.add(p, "key given twice")
-			}
-			seen[k.Value] = true
-			v.walk(val, p, f.Type)
+		val, err := scalarParsers[t](n.Value)
+		if err != nil {
+			v.fail(path, "%v", err)
+			return
 		}
-	case reflect.Slice:
+		out.Set(reflect.ValueOf(val))
+	case kindText:
+		if !v.scalar(n, path, "text") {
+			return
+		}
+		if err := out.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+			v.fail(path, "%v", err)
+		}
+	case kindPointer:
+		if out.IsNil() {
+			out.Set(reflect.New(t.Elem()))
+		}
+		v.decode(n, path, out.Elem())
+	case kindStruct:
+		v.decodeStruct(n, path, out)
+	case kindSlice:
 		if n.Kind != yaml.SequenceNode {
-			v.add(path, "want a list, found %s", kindName(n))
+			v.fail(path, "want a list, found %s", kindName(n))
 			return
 		}
+		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
 		for i, item := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			v.lines[p] = item.Line
-			v.walk(item, p, t.Elem())
+			v.decode(item, p, s.Index(i))
 		}
-	case reflect.String:
-		if n.Kind != yaml.ScalarNode {
-			v.add(path, "want text, found %s", kindName(n))
+		out.Set(s)
+	case kindMap:
+		v.decodeMap(n, path, out)
+	case kindString:
+		if v.scalar(n, path, "text") {
+			out.SetString(n.Value)
 		}
-	case reflect.Bool:
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
-			v.add(path, "want true or false, found %s", kindName(n))
+	case kindBool:
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&b) != nil {
+			v.fail(path, "want true or false, found %s", kindName(n))
+			return
 		}
-	case reflect.Float64:
-		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") {
-			v.add(path, "want a number, found %s", kindName(n))
+		out.SetBool(b)
+	case kindFloat:
+		var f float64
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") || n.Decode(&f) != nil {
+			v.fail(path, "want a number, found %s", kindName(n))
+			return
 		}
-	case reflect.Int, reflect.Uint16, reflect.Uint32:
+		out.SetFloat(f)
+	case kindInt:
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-			v.add(path, "want a whole number, found %s", kindName(n))
+			v.fail(path, "want a whole number, found %s", kindName(n))
 			return
 		}
 		bits := t.Bits()
 		if t.Kind() == reflect.Int {
-			if _, err := strconv.ParseInt(n.Value, 0, 32); err != nil {
-				v.add(path, "%s is out of range", n.Value)
-			}
-		} else if _, err := strconv.ParseUint(n.Value, 0, bits); err != nil {
-			v.add(path, "%s is out of range 0..%d", n.Value, uint64(1)<<bits-1)
+			bits = 32 // the same range on every platform
 		}
+		i, err := strconv.ParseInt(n.Value, 0, bits)
+		if err != nil {
+			v.fail(path, "%s is out of range", n.Value)
+			return
+		}
+		out.SetInt(i)
+	case kindUint:
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+			v.fail(path, "want a whole number, found %s", kindName(n))
+			return
+		}
+		u, err := strconv.ParseUint(n.Value, 0, t.Bits())
+		if err != nil {
+			v.fail(path, "%s is out of range 0..%d", n.Value, uint64(1)<<t.Bits()-1)
+			return
+		}
+		out.SetUint(u)
+	default:
+		// TestConfigKinds keeps this from happening.
+		v.fail(path, "internal error: a %s cannot be read from YAML", t)
 	}
+}
+
+// scalar reports whether n is a scalar, recording a problem if not.
+func (v *validator) scalar(n *yaml.Node, path, want string) bool {
+	if n.Kind != yaml.ScalarNode {
+		v.fail(path, "want %s, found %s", want, kindName(n))
+		return false
+	}
+	return true
+}
+
+func (v *validator) decodeStruct(n *yaml.Node, path string, out reflect.Value) {
+	t := out.Type()
+	if n.Kind != yaml.MappingNode {
+		v.fail(path, "want a mapping of keys to values, found %s", kindName(n))
+		return
+	}
+	fields := yamlFields(t)
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		p := join(path, k.Value)
+		v.lines[p] = k.Line
+		f, ok := fields[k.Value]
+		if !ok {
+			v.fail(p, "unknown key %q (known: %s)", k.Value, strings.Join(yamlKeys(t), ", "))
+			continue
+		}
+		if seen[k.Value] {
+			v.fail(p, "key given twice")
+			continue
+		}
+		seen[k.Value] = true
+		v.decode(val, p, out.FieldByIndex(f.Index))
+	}
+}
+
+func (v *validator) decodeMap(n *yaml.Node, path string, out reflect.Value) {
+	t := out.Type()
+	if n.Kind != yaml.MappingNode {
+		v.fail(path, "want a mapping of keys to values, found %s", kindName(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(t, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		p := join(path, k.Value)
+		v.lines[p] = k.Line
+		key := reflect.New(t.Key()).Elem()
+		if t.Key().Kind() == reflect.String && kindOf(t.Key()) != kindText {
+			key.SetString(k.Value)
+		} else if err := key.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(k.Value)); err != nil {
+			v.fail(p, "%v", err)
+			continue
+		}
+		if m.MapIndex(key).IsValid() {
+			v.fail(p, "key given twice")
+			continue
+		}
+		elem := reflect.New(t.Elem()).Elem()
+		v.decode(val, p, elem)
+		m.SetMapIndex(key, elem)
+	}
+	out.Set(m)
 }
 
 func kindName(n *yaml.Node) string {
@@ -193,59 +385,67 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// yamlFields maps the YAML keys of a struct to its fields; fields tagged "-" have none.
 func yamlFields(t reflect.Type) map[string]reflect.StructField {
 	m := map[string]reflect.StructField{}
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name != "" && name != "-" {
+		if name := yamlKey(f); name != "" {
 			m[name] = f
 		}
 	}
 	return m
 }
 
-func knownKeys(t reflect.Type) string {
+// yamlKeys lists the YAML keys of a struct in declaration order.
+func yamlKeys(t reflect.Type) []string {
 	var keys []string
 	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
-		if name != "" && name != "-" {
+		if name := yamlKey(t.Field(i)); name != "" {
 			keys = append(keys, name)
 		}
 	}
-	return strings.Join(keys, ", ")
+	return keys
 }
 
-// check validates the decoded configuration, fills defaults and normalizes names,
-// and builds the catalog.
+func yamlKey(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if name == "-" || !f.IsExported() {
+		return ""
+	}
+	return name
+}
+
+// check validates the decoded configuration as a whole, fills in defaults, and builds
+// the catalog.
 func (v *validator) check(cfg *Config) *Catalog {
 	builtins, err := builtinProviders()
 	if err != nil {
 		v.add("", "%v", err)
 		return nil
 	}
-	cat := &Catalog{byDomain: map[string]*Provider{}}
+	cat := &Catalog{byDomain: map[Domain]*Provider{}}
 	if len(cfg.Providers) == 0 {
 		v.add("providers", "list at least one provider")
 	}
-	ids := map[string]string{}     // id -> path of its first use
-	domains := map[string]string{} // domain -> path of the provider claiming it
+	ids := map[Domain]string{}     // id -> path of its first use
+	domains := map[Domain]string{} // domain -> path of the provider claiming it
 	for i := range cfg.Providers {
 		path := fmt.Sprintf("providers[%d]", i)
 		p := cfg.Providers[i]
 		if p.Builtin != "" {
 			b, ok := builtins[p.Builtin]
 			if !ok {
-				v.add(path+".builtin", "no built-in provider %q (built in: %s)", p.Builtin, strings.Join(sortedKeys(builtins), ", "))
+				v.add(path+".builtin", "no built-in provider %q (built in: %s)", p.Builtin, strings.Join(slices.Sorted(maps.Keys(builtins)), ", "))
 				continue
 			}
 			if !reflect.DeepEqual(p, Provider{Builtin: p.Builtin}) {
 				v.add(path, "an entry with builtin takes that provider as it is; it cannot also set other keys")
 			}
-			p = b
+			p = cloneProvider(b)
 		}
 		v.checkProvider(&p, path)
-		if p.ID != "" {
+		if !p.ID.IsZero() {
 			if first, dup := ids[p.ID]; dup {
 				v.add(path+".id", "id %q is already used by %s", p.ID, first)
 			} else {
@@ -253,9 +453,11 @@ func (v *validator) check(cfg *Config) *Catalog {
 			}
 		}
 		for j, d := range p.Domains {
-			dp := fmt.Sprintf("%s.domains[%d]", path, j)
+			if d.IsZero() {
+				continue
+			}
 			if first, dup := domains[d]; dup {
-				v.add(dp, "domain %s is already claimed by %s", d, first)
+				v.add(fmt.Sprintf("%s.domains[%d]", path, j), "domain %s is already claimed by %s", d, first)
 				continue
 			}
 			domains[d] = path
@@ -282,23 +484,28 @@ func (v *validator) check(cfg *Config) *Catalog {
 	return cat
 }
 
-func sortedKeys(m map[string]Provider) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// checkProvider checks one provider and fills in its defaults.
+func (v *validator) checkProvider(p *Provider, path string) {
+	if p.ID.IsZero() {
+		v.add(path+".id", "missing: give the provider an id, conventionally its primary domain")
 	}
-	slices.Sort(keys)
-	return keys
+	v.checkNames(p, path)
+	v.checkDomains(p, path)
+	v.checkServers(p, path)
+	v.checkNotOffered(p, path)
+	v.checkDocumentation(p, path)
 }
 
-func (v *validator) checkProvider(p *Provider, path string) {
-	if p.ID == "" {
-		v.add(path+".id", "missing: give the provider an id, conventionally its primary domain")
-	} else if id, err := NormalizeDomain(p.ID); err != nil {
-		v.add(path+".id", "%q is not a valid hostname (clients require emailProvider@id to be one): %v", p.ID, unwrapMsg(err))
-	} else {
-		p.ID = id
-	}
+// Name lengths (draft-ietf-mailmaint-autoconfig §4: displayName SHOULD be at most 30
+// characters and MUST be at most 60; displayShortName 12 and 20).
+const (
+	displayNameSoft, displayNameHard = 30, 60
+	shortNameSoft, shortNameHard     = 12, 20
+)
+
+// checkNames checks the display and short names; the display name stands in for a
+// missing short name when it is short enough.
+func (v *validator) checkNames(p *Provider, path string) {
 	checkLength := func(field string, l Localized, soft, hard int) {
 		for _, t := range l {
 			n := utf8.RuneCountInString(t.Value)
@@ -315,38 +522,36 @@ func (v *validator) checkProvider(p *Provider, path string) {
 	if p.DisplayName.Default() == "" {
 		v.add(path+".display_name", "missing: clients show it as the account name")
 	}
-	checkLength("display_name", p.DisplayName, 30, 60)
-	if p.ShortName.Default() == "" {
-		// The display name stands in when it is short enough.
-		for _, t := range p.DisplayName {
-			if utf8.RuneCountInString(t.Value) > 20 {
-				v.add(path+".short_name", "missing, and display_name %q is too long to stand in for it: give a short_name of at most 20 characters", t.Value)
-				break
-			}
-		}
-		p.ShortName = p.DisplayName
-	} else {
-		checkLength("short_name", p.ShortName, 12, 20)
+	checkLength("display_name", p.DisplayName, displayNameSoft, displayNameHard)
+	if p.ShortName.Default() != "" {
+		checkLength("short_name", p.ShortName, shortNameSoft, shortNameHard)
+		return
 	}
+	for _, t := range p.DisplayName {
+		if utf8.RuneCountInString(t.Value) > shortNameHard {
+			v.add(path+".short_name", "missing, and display_name %q is too long to stand in for it: give a short_name of at most %d characters", t.Value, shortNameHard)
+			break
+		}
+	}
+	p.ShortName = p.DisplayName
+}
 
+// checkDomains checks that there are domains and that DNS can publish names under each.
+func (v *validator) checkDomains(p *Provider, path string) {
 	if len(p.Domains) == 0 {
 		v.add(path+".domains", "missing: list at least one domain")
 	}
 	for j, d := range p.Domains {
-		nd, err := NormalizeDomain(d)
-		if err != nil {
-			v.add(fmt.Sprintf("%s.domains[%d]", path, j), "%v", unwrapMsg(err))
-			continue
-		}
 		// DNS publishes names under the domain; the longest must still be a valid name
 		// (RFC 1035 §2.3.4: 253 characters without the final dot).
-		if len(longestOwner)+len(nd) > maxDomainLen {
-			v.add(fmt.Sprintf("%s.domains[%d]", path, j), "%d characters: too long to publish %s<domain> in DNS (at most %d)", len(nd), longestOwner, maxDomainLen-len(longestOwner))
-			continue
+		if n := len(d.String()); len(longestOwner)+n > maxDomainLen {
+			v.add(fmt.Sprintf("%s.domains[%d]", path, j), "%d characters: too long to publish %s<domain> in DNS (at most %d)", n, longestOwner, maxDomainLen-len(longestOwner))
 		}
-		p.Domains[j] = nd
 	}
+}
 
+// checkServers checks the incoming and outgoing servers.
+func (v *validator) checkServers(p *Provider, path string) {
 	if len(p.Incoming) == 0 {
 		v.add(path+".incoming", "missing: list at least one incoming (imap or pop3) server")
 	}
@@ -377,39 +582,11 @@ func (v *validator) checkProvider(p *Provider, path string) {
 		}
 		v.checkServer(s, sp)
 	}
-	for j, svc := range p.NotOffered {
-		sp := fmt.Sprintf("%s.not_offered[%d]", path, j)
-		if !isSRVService(svc) {
-			v.add(sp, "%q is not a service name (imap, imaps, pop3, pop3s, submission, submissions)", svc)
-			continue
-		}
-		for _, s := range append(append([]Server(nil), p.Incoming...), p.Outgoing...) {
-			if s.SRVService() == svc {
-				v.add(sp, "%s is offered by %s:%d; it cannot also be marked as not offered", svc, s.Hostname, s.Port)
-			}
-		}
-	}
-	for j, d := range p.Documentation {
-		dp := fmt.Sprintf("%s.documentation[%d]", path, j)
-		u, err := url.Parse(d.URL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			v.add(dp+".url", "%q is not an absolute http or https URL", d.URL)
-		}
-		if d.Description.Default() == "" {
-			v.add(dp+".description", "missing: say what the page is about")
-		}
-	}
 }
 
 func (v *validator) checkServer(s *Server, path string) {
-	if s.Hostname == "" {
+	if s.Hostname.IsZero() {
 		v.add(path+".hostname", "missing")
-	} else if strings.Contains(s.Hostname, "%") {
-		v.add(path+".hostname", "%q: hostnames must be literal; most clients do not substitute placeholders there", s.Hostname)
-	} else if h, err := NormalizeDomain(s.Hostname); err != nil {
-		v.add(path+".hostname", "%v", unwrapMsg(err))
-	} else {
-		s.Hostname = h
 	}
 	if s.Port < 1 || s.Port > 65535 {
 		v.add(path+".port", "%d is outside 1..65535", s.Port)
@@ -443,13 +620,47 @@ func (v *validator) checkServer(s *Server, path string) {
 	}
 }
 
+// checkNotOffered checks that a service marked as not offered is not offered after all.
+func (v *validator) checkNotOffered(p *Provider, path string) {
+	for j, svc := range p.NotOffered {
+		for _, s := range p.Servers() {
+			if s.SRVService() == svc {
+				v.add(fmt.Sprintf("%s.not_offered[%d]", path, j), "%s is offered by %s:%d; it cannot also be marked as not offered", svc, s.Hostname, s.Port)
+			}
+		}
+	}
+}
+
+func (v *validator) checkDocumentation(p *Provider, path string) {
+	for j, d := range p.Documentation {
+		dp := fmt.Sprintf("%s.documentation[%d]", path, j)
+		if d.URL.URL == nil {
+			v.add(dp+".url", "missing: the page's absolute http or https URL")
+		}
+		if d.Description.Default() == "" {
+			v.add(dp+".description", "missing: say what the page is about")
+		}
+	}
+}
+
 func (v *validator) checkAutodiscover(a *AutodiscoverConfig) {
-	if a.URL != "" {
-		u, err := url.Parse(a.URL)
-		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			v.add("autodiscover.url", "%q is not an absolute https URL without query (Outlook accepts only HTTPS)", a.URL)
-		} else if _, err := NormalizeDomain(u.Hostname()); err != nil {
+	if a.URL != nil {
+		u := a.URL
+		host, err := ParseDomain(u.Hostname())
+		switch {
+		case u.Scheme != "https" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
+			v.add("autodiscover.url", "%q is not an absolute https URL without query (Outlook accepts only HTTPS)", u)
+		case err != nil:
 			v.add("autodiscover.url", "host: %v", unwrapMsg(err))
+		default:
+			a.Host, a.Port = host, 443
+			if p := u.Port(); p != "" {
+				n, err := strconv.ParseUint(p, 10, 16)
+				if err != nil || n == 0 {
+					v.add("autodiscover.url", "%q: port %s is outside 1..65535", u, p)
+				}
+				a.Port = uint16(n)
+			}
 		}
 	}
 	switch a.MobilesyncAnswer {
@@ -465,53 +676,51 @@ func (v *validator) checkAutodiscover(a *AutodiscoverConfig) {
 	}
 }
 
+// DNS defaults (RFC 1912 §2.2 ranges; the SOA MINIMUM within Zonemaster's 300..86400).
+const (
+	defaultTTL         = 3600
+	defaultNegativeTTL = 300
+	defaultRefresh     = 3600
+	defaultRetry       = 900
+	defaultExpire      = 1209600
+	defaultWeight      = 1
+)
+
 func (v *validator) checkDNS(d *DNSConfig, providers []*Provider) {
-	v.normalizeIPs("dns.addresses", d.Addresses)
-	v.normalizeNames("dns.nameservers", d.Nameservers)
-	if len(d.Nameservers) == 0 && len(providers) > 0 && providers[0].PrimaryDomain() != "" {
-		d.Nameservers = []string{"ns1." + providers[0].PrimaryDomain()}
-		if len(d.Addresses) > 0 && len(d.NameserverAddresses) == 0 && v.errorCount() == 0 {
+	if len(d.Nameservers) == 0 && len(providers) > 0 && !providers[0].PrimaryDomain().IsZero() {
+		d.Nameservers = []Domain{{name: "ns1." + providers[0].PrimaryDomain().name}}
+		if len(d.Addresses) > 0 && len(d.NameserverAddresses) == 0 {
 			// The default nameserver is this server.
-			d.NameserverAddresses = map[string][]string{d.Nameservers[0]: slices.Clone(d.Addresses)}
+			d.NameserverAddresses = map[Domain][]netip.Addr{d.Nameservers[0]: slices.Clone(d.Addresses)}
 		}
 	}
-	normalized := make(map[string][]string, len(d.NameserverAddresses))
-	for name, ips := range d.NameserverAddresses {
-		path := "dns.nameserver_addresses." + name
-		n, err := NormalizeDomain(name)
-		if err != nil || !slices.Contains(d.Nameservers, n) {
-			v.add(path, "%q is not one of dns.nameservers", name)
-			continue
+	for name := range d.NameserverAddresses {
+		if !slices.Contains(d.Nameservers, name) {
+			v.add("dns.nameserver_addresses."+name.String(), "%q is not one of dns.nameservers", name)
 		}
-		v.normalizeIPs(path, ips)
-		normalized[n] = ips
 	}
-	if len(normalized) > 0 {
-		d.NameserverAddresses = normalized
-	}
-	if d.Hostmaster != "" {
-		if _, err := ParseAddress(d.Hostmaster); err != nil || strings.Contains(d.Hostmaster, "\"") {
-			v.add("dns.hostmaster", "%q is not an email address", d.Hostmaster)
-		}
-	} else if len(d.Nameservers) > 0 {
-		ns := d.Nameservers[0]
+	if d.Hostmaster.IsZero() && len(d.Nameservers) > 0 {
+		ns := d.Nameservers[0].name
 		if i := strings.IndexByte(ns, '.'); i >= 0 && strings.Contains(ns[i+1:], ".") {
 			ns = ns[i+1:]
 		}
-		d.Hostmaster = "hostmaster@" + ns
+		d.Hostmaster = Address{LocalPart: "hostmaster", Domain: Domain{name: ns}}
+	} else if strings.ContainsAny(d.Hostmaster.LocalPart, `"\`) {
+		// RFC 1035 §8: the local part becomes one label of the SOA RNAME.
+		v.add("dns.hostmaster", "%q: a quoted local part cannot be written into the SOA", d.Hostmaster)
 	}
 	setDefault := func(p *uint32, def uint32) {
 		if *p == 0 {
 			*p = def
 		}
 	}
-	setDefault(&d.TTL, 3600)
-	setDefault(&d.NegativeTTL, 300)
-	setDefault(&d.Refresh, 3600)
-	setDefault(&d.Retry, 900)
-	setDefault(&d.Expire, 1209600)
+	setDefault(&d.TTL, defaultTTL)
+	setDefault(&d.NegativeTTL, defaultNegativeTTL)
+	setDefault(&d.Refresh, defaultRefresh)
+	setDefault(&d.Retry, defaultRetry)
+	setDefault(&d.Expire, defaultExpire)
 	if d.Weight == nil {
-		w := uint16(1)
+		w := uint16(defaultWeight)
 		d.Weight = &w
 	}
 	for _, f := range []struct{ name, val string }{{"dns.version", d.Version}, {"dns.server_id", d.ServerID}} {
@@ -520,9 +729,6 @@ func (v *validator) checkDNS(d *DNSConfig, providers []*Provider) {
 		}
 	}
 }
-
-// longestOwner is the longest prefix DNS puts before a mail domain.
-const longestOwner = "_autodiscover._tcp."
 
 // unwrapMsg drops the package prefix of a sentinel-wrapped error for messages.
 func unwrapMsg(err error) string {
@@ -533,19 +739,14 @@ func unwrapMsg(err error) string {
 }
 
 func (v *validator) checkHTTP(h *HTTPConfig) {
-	for i, p := range h.TrustedProxies {
-		if _, err := netip.ParsePrefix(p); err == nil {
-			continue
-		}
-		if _, err := netip.ParseAddr(p); err != nil {
-			v.add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q is not an address or CIDR prefix", p)
-		}
-	}
 	if h.RateLimit < 0 {
 		v.add("http.rate_limit", "want requests per second, 0 (no limit) or more")
 	}
 	if h.RateBurst < 0 {
 		v.add("http.rate_burst", "want 0 or more")
+	}
+	if h.RateLimit > 0 && h.RateBurst == 0 {
+		h.RateBurst = max(1, int(2*h.RateLimit))
 	}
 }
 
@@ -563,42 +764,10 @@ func (v *validator) checkTLS(t *TLSConfig) {
 	if !a.AcceptTOS {
 		v.add("tls.acme.accept_tos", "set accept_tos: true to accept the CA's terms of service")
 	}
-	if a.DirectoryURL != "" {
-		if u, err := url.Parse(a.DirectoryURL); err != nil || u.Scheme != "https" || u.Host == "" {
-			v.add("tls.acme.directory_url", "%q is not an absolute https URL", a.DirectoryURL)
-		}
-	}
-	if a.Email != "" {
-		if _, err := ParseAddress(a.Email); err != nil {
-			v.add("tls.acme.email", "%q is not an email address", a.Email)
-		}
+	if a.DirectoryURL != nil && a.DirectoryURL.Scheme != "https" {
+		v.add("tls.acme.directory_url", "%q is not an absolute https URL", a.DirectoryURL)
 	}
 	if a.StateDir == "" {
 		a.StateDir = "/var/lib/mailconf/acme"
-	}
-	v.normalizeNames("tls.acme.extra_names", a.ExtraNames)
-}
-
-// normalizeNames checks and normalizes a list of host names in place (NormalizeDomain).
-func (v *validator) normalizeNames(field string, names []string) {
-	for i, n := range names {
-		d, err := NormalizeDomain(n)
-		if err != nil {
-			v.add(fmt.Sprintf("%s[%d]", field, i), "%v", unwrapMsg(err))
-			continue
-		}
-		names[i] = d
-	}
-}
-
-// normalizeIPs checks a list of IPv4/IPv6 addresses and writes them in canonical form.
-func (v *validator) normalizeIPs(field string, ips []string) {
-	for i, a := range ips {
-		ip, err := netip.ParseAddr(a)
-		if err != nil || ip.Zone() != "" {
-			v.add(fmt.Sprintf("%s[%d]", field, i), "%q is not an IPv4 or IPv6 address", a)
-			continue
-		}
-		ips[i] = ip.Unmap().String()
 	}
 }

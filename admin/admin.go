@@ -32,12 +32,10 @@ type Metrics struct {
 	durs map[string]prometheus.Observer // endpoint -> histogram, resolved once; read-only
 }
 
-// Endpoints are the endpoint label values ObserveHTTP expects (httpserver.Endpoint).
-var Endpoints = []string{"autoconfig", "autodiscover", "autodiscover-json", "other"}
-
 // NewMetrics registers every series, plus the Go runtime and process collectors, in a
-// registry of its own.
-func NewMetrics(version string) *Metrics {
+// registry of its own. endpoints are the endpoint labels ObserveHTTP is called with
+// (httpserver.EndpointLabels); their series exist from the start.
+func NewMetrics(version string, endpoints []string) *Metrics {
 	r := prometheus.NewRegistry()
 	m := &Metrics{
 		registry: r,
@@ -79,7 +77,7 @@ func NewMetrics(version string) *Metrics {
 	if info, ok := debug.ReadBuildInfo(); ok {
 		goVersion = info.GoVersion
 	}
-	for _, e := range Endpoints {
+	for _, e := range endpoints {
 		m.durs[e] = m.httpDuration.WithLabelValues(e)
 	}
 	m.buildInfo.WithLabelValues(version, goVersion).Set(1)

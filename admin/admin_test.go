@@ -21,7 +21,7 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 }
 
 func TestReadiness(t *testing.T) {
-	m := NewMetrics("test")
+	m := NewMetrics("test", []string{"autoconfig", "other"})
 	r := NewReadiness("config", "http")
 	h := Handler(m, r)
 	if code, body := get(t, h, "/readyz"); code != 503 || !strings.Contains(body, "not ready") {
@@ -42,7 +42,7 @@ func TestReadiness(t *testing.T) {
 }
 
 func TestMetricsExposition(t *testing.T) {
-	m := NewMetrics("v1.2.3")
+	m := NewMetrics("v1.2.3", []string{"autoconfig", "other"})
 	m.ObserveHTTP("autoconfig", 200, "qq.com", time.Millisecond)
 	m.ObserveHTTP("autoconfig", 200, "qq.com", time.Millisecond)
 	m.ObserveHTTP("other", 404, "", time.Microsecond)

@@ -39,12 +39,12 @@ func TestGolden(t *testing.T) {
 	// k9Rejects names providers K-9 must refuse, with the reason.
 	k9Rejects := map[string]string{"pop.example.net": "no imap server"}
 	for _, p := range cat.Providers {
-		t.Run(p.ID, func(t *testing.T) {
+		t.Run(p.ID.String(), func(t *testing.T) {
 			got, err := Render(p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", p.ID+".golden")
+			path := filepath.Join("testdata", p.ID.String()+".golden")
 			if *update {
 				if err := os.WriteFile(path, got, 0o644); err != nil {
 					t.Fatal(err)
@@ -57,7 +57,7 @@ func TestGolden(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Fatalf("rendered document differs from %s:\n%s", path, got)
 			}
-			checkDocument(t, p, want, "text/xml; charset=utf-8", k9Rejects[p.ID])
+			checkDocument(t, p, want, "text/xml; charset=utf-8", k9Rejects[p.ID.String()])
 		})
 	}
 }
@@ -73,11 +73,15 @@ func checkDocument(t *testing.T, p *mailconf.Provider, body []byte, contentType,
 	if err != nil {
 		t.Fatalf("Thunderbird rules: %v", err)
 	}
-	if tb.ID != p.ID || !slices.Equal(tb.Domains, p.Domains) || tb.DisplayName != p.DisplayName.Default() {
+	var domains []string
+	for _, d := range p.Domains {
+		domains = append(domains, d.String())
+	}
+	if tb.ID != p.ID.String() || !slices.Equal(tb.Domains, domains) || tb.DisplayName != p.DisplayName.Default() {
 		t.Errorf("Thunderbird read id %q domains %v name %q", tb.ID, tb.Domains, tb.DisplayName)
 	}
 	wantServer := func(s mailconf.Server) clientServer {
-		return clientServer{Type: s.Type, Hostname: s.Hostname, Port: s.Port, SocketType: string(s.Socket), Username: s.Username, Auth: string(s.Authentication)}
+		return clientServer{Type: string(s.Type), Hostname: s.Hostname.String(), Port: s.Port, SocketType: string(s.Socket), Username: s.Username, Auth: string(s.Authentication)}
 	}
 	if tb.Incoming[0] != wantServer(p.Incoming[0]) || tb.Outgoing[0] != wantServer(p.Outgoing[0]) {
 		t.Errorf("Thunderbird would use %+v and %+v", tb.Incoming[0], tb.Outgoing[0])
@@ -117,7 +121,7 @@ func newTestServer(t testing.TB, cat *mailconf.Catalog) (*httptest.Server, *Hand
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	srv := httptest.NewUnstartedServer(httpserver.NewHandler(log, h))
+	srv := httptest.NewUnstartedServer(httpserver.New(httpserver.Options{Log: log}, h))
 	srv.Config = httpserver.NewServer(srv.Config.Handler, log)
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -172,9 +176,9 @@ func get(t *testing.T, srv *httptest.Server, method, host, target string, header
 func TestHTTPRoutes(t *testing.T) {
 	cat := loadTestCatalog(t)
 	srv, _, logs := newTestServer(t, cat)
-	qq, _ := cat.Lookup("qq.com")
-	pop, _ := cat.Lookup("pop.example.net")
-	st, _ := cat.Lookup("starttls.example.org")
+	qq, _ := cat.Lookup(mustDomain(t, "qq.com"))
+	pop, _ := cat.Lookup(mustDomain(t, "pop.example.net"))
+	st, _ := cat.Lookup(mustDomain(t, "starttls.example.org"))
 
 	cases := []struct {
 		name, method, host, target string
@@ -247,7 +251,7 @@ func TestHTTPRoutes(t *testing.T) {
 				t.Fatalf("body is not %s's document:\n%s", tc.want.ID, body)
 			}
 			k9Reject := ""
-			if tc.want.ID == "pop.example.net" {
+			if tc.want.ID.String() == "pop.example.net" {
 				k9Reject = "no imap server"
 			}
 			checkDocument(t, tc.want, body, resp.Header.Get("Content-Type"), k9Reject)
@@ -429,4 +433,13 @@ func TestOtherMethodsAndPaths(t *testing.T) {
 			t.Errorf("%s %s: body %q", tc.method, tc.target, body)
 		}
 	}
+}
+
+func mustDomain(t testing.TB, s string) mailconf.Domain {
+	t.Helper()
+	d, err := mailconf.ParseDomain(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -16,9 +16,9 @@ import (
 // every address of the provider: placeholders in usernames are left for the client
 // to substitute.
 //
-// The shape follows the serving rules in the project's autoconfig reference: one
-// emailProvider with a hostname id, every domain, both names, the servers in
-// preference order, and documentation links.
+// The shape follows the serving rules in docs/clients.md: one emailProvider with a
+// hostname id, every domain, both names, the servers in preference order, and
+// documentation links.
 func Render(p *mailconf.Provider) ([]byte, error) {
 	doc := etree.NewDocument()
 	// UTF-8 without a BOM, nothing before the declaration (ISPDB CI; draft §"MIME type").
@@ -27,9 +27,9 @@ func Render(p *mailconf.Provider) ([]byte, error) {
 	root.CreateAttr("version", "1.1")
 	ep := root.CreateElement("emailProvider")
 	// Thunderbird and K-9 reject a file whose emailProvider has no valid hostname id.
-	ep.CreateAttr("id", p.ID)
+	ep.CreateAttr("id", p.ID.String())
 	for _, d := range p.Domains {
-		ep.CreateElement("domain").SetText(d)
+		ep.CreateElement("domain").SetText(d.String())
 	}
 	// Without displayName Thunderbird names the account "undefined".
 	ep.CreateElement("displayName").SetText(p.DisplayName.Default())
@@ -42,7 +42,7 @@ func Render(p *mailconf.Provider) ([]byte, error) {
 	}
 	for _, d := range p.Documentation {
 		de := ep.CreateElement("documentation")
-		de.CreateAttr("url", d.URL)
+		de.CreateAttr("url", d.URL.String())
 		for _, t := range d.Description {
 			descr := de.CreateElement("descr")
 			if t.Lang != "" {
@@ -62,8 +62,8 @@ func Render(p *mailconf.Provider) ([]byte, error) {
 // writeServer fills an incomingServer or outgoingServer element. Values are written
 // exactly, without surrounding whitespace: Thunderbird does not trim them.
 func writeServer(e *etree.Element, s *mailconf.Server) {
-	e.CreateAttr("type", s.Type)
-	e.CreateElement("hostname").SetText(s.Hostname)
+	e.CreateAttr("type", string(s.Type))
+	e.CreateElement("hostname").SetText(s.Hostname.String())
 	e.CreateElement("port").SetText(strconv.Itoa(s.Port))
 	e.CreateElement("socketType").SetText(string(s.Socket))
 	e.CreateElement("authentication").SetText(string(s.Authentication))
@@ -76,7 +76,7 @@ type document struct {
 	etag          string   // quoted strong validator
 	etagHeader    []string // ready to put into a header map
 	contentLength []string
-	providerID    string
+	providerID    mailconf.Domain
 }
 
 func newDocument(p *mailconf.Provider) (*document, error) {

@@ -1,18 +1,15 @@
 package autoconfig
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
-	"github.com/mailconf/mailconf"
-)
 
-// ErrUnknownDomain is reported when a request names no configured domain.
-var ErrUnknownDomain = errors.New("autoconfig: unknown domain")
+	"github.com/mailconf/mailconf"
+	"github.com/mailconf/mailconf/httpserver"
+)
 
 // Paths served. The ISPDB layout takes the domain as the last path element.
 const (
@@ -23,12 +20,12 @@ const (
 	PathISPDBAlias      = "/autoconfig/v1.1/:domain"
 )
 
-// hostPrefix is the label clients put before the mail domain (autoconfig.<domain>).
-const hostPrefix = "autoconfig."
+// Endpoint is the metric label of autoconfig requests.
+const Endpoint = "autoconfig"
 
 // Header values shared by every response; capacity equals length (see headerValue).
 var (
-	contentTypeXML = headerValue("text/xml; charset=utf-8") // Thunderbird ignores other types (FetchHTTP)
+	contentTypeXML = headerValue(httpserver.ContentTypeXML) // Thunderbird ignores other types (FetchHTTP.sys.mjs)
 	cacheControl   = headerValue("no-cache")
 	noSniff        = headerValue("nosniff")
 )
@@ -41,9 +38,16 @@ type Handler struct {
 	current atomic.Pointer[documentSet]
 }
 
-// documentSet maps every configured domain to its provider's prepared document.
+// documentSet maps every configured domain (in ASCII form) to its provider's prepared
+// document.
 type documentSet struct {
-	byDomain map[string]*document
+	byDomain map[string]entry
+}
+
+// entry is what a configured domain is answered with.
+type entry struct {
+	domain mailconf.Domain
+	doc    *document
 }
 
 // New prepares the documents of every provider in cat.
@@ -69,42 +73,46 @@ func (h *Handler) Update(cat *mailconf.Catalog) error {
 // Prepare builds the documents for a new catalog and returns the function that switches
 // to them, so a server can prepare every protocol before switching any.
 func (h *Handler) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
-	set := &documentSet{byDomain: make(map[string]*document)}
+	set := &documentSet{byDomain: make(map[string]entry)}
 	for _, p := range cat.Providers {
 		doc, err := newDocument(p)
 		if err != nil {
 			return nil, err
 		}
 		for _, d := range p.Domains {
-			set.byDomain[d] = doc
+			set.byDomain[d.String()] = entry{domain: d, doc: doc}
 		}
 	}
 	return func() { h.current.Store(set) }, nil
 }
 
-// Register adds the autoconfig routes, for GET and HEAD, to e.
-func (h *Handler) Register(e *echo.Echo) {
+// Routes are the autoconfig paths, for GET and HEAD.
+func (h *Handler) Routes() []httpserver.Route {
+	var routes []httpserver.Route
 	for _, path := range []string{PathConfig, PathWellKnown, PathWellKnownMailV1, PathISPDB, PathISPDBAlias} {
-		e.GET(path, h.ServeConfig)
-		e.HEAD(path, h.ServeConfig)
+		routes = append(routes, httpserver.Route{
+			Methods:  []string{http.MethodGet, http.MethodHead},
+			Path:     path,
+			Endpoint: Endpoint,
+			Handler:  h.ServeConfig,
+		})
 	}
+	return routes
 }
 
 // ServeConfig answers one autoconfig request.
 func (h *Handler) ServeConfig(c echo.Context) error {
 	set := h.current.Load()
-	domain, doc, err := set.resolve(c)
+	e, ok := set.resolve(c)
 	hdr := c.Response().Header()
 	hdr["X-Content-Type-Options"] = noSniff
-	if err != nil {
-		// Clients move on to their next source on 404 (autoconfig reference §6 rule 9).
+	if !ok {
+		// Clients move on to their next source on 404 (docs/clients.md, autoconfig).
 		hdr["Cache-Control"] = cacheControl
 		return c.Blob(http.StatusNotFound, "text/plain; charset=utf-8", notFoundBody)
 	}
-	// The request logger (httpserver) records the domain; never the address.
-	if n, ok := c.Response().Writer.(interface{ NoteDomain(domain, provider string) }); ok {
-		n.NoteDomain(domain, doc.providerID)
-	}
+	httpserver.NoteDomain(c, e.domain, e.doc.providerID)
+	doc := e.doc
 	hdr["Etag"] = doc.etagHeader
 	hdr["Cache-Control"] = cacheControl
 	if inm := c.Request().Header["If-None-Match"]; len(inm) > 0 && etagMatches(inm, doc.etag) {
@@ -117,42 +125,40 @@ func (h *Handler) ServeConfig(c echo.Context) error {
 	if c.Request().Method == http.MethodHead {
 		return nil
 	}
-	_, err = c.Response().Write(doc.body)
+	_, err := c.Response().Write(doc.body)
 	return err
 }
 
-// resolve finds the domain a request is for and its document. On the ISPDB path the
-// domain is the path element; elsewhere it is the emailaddress parameter's domain when
-// that is valid and configured (MX-derived lookups arrive on another host), else the
-// Host header, bare or under autoconfig.
-func (s *documentSet) resolve(c echo.Context) (string, *document, error) {
+// resolve finds the configured domain a request is for. On the ISPDB path the domain is
+// the path element; elsewhere it is the emailaddress parameter's domain when that is
+// valid and configured (MX-derived lookups arrive on another host), else the Host
+// header, bare or under autoconfig.
+func (s *documentSet) resolve(c echo.Context) (entry, bool) {
 	if strings.HasSuffix(c.Path(), "/:domain") {
-		d, err := mailconf.NormalizeDomain(c.Param("domain"))
+		d, err := mailconf.ParseDomain(c.Param("domain"))
 		if err != nil {
-			return "", nil, fmt.Errorf("%w: %w", ErrUnknownDomain, err)
+			return entry{}, false
 		}
-		if doc, ok := s.byDomain[d]; ok {
-			return d, doc, nil
-		}
-		return "", nil, ErrUnknownDomain
+		e, ok := s.byDomain[d.String()]
+		return e, ok
 	}
-	if addr, ok := mailconf.QueryParam(c.Request().URL.RawQuery, "emailaddress"); ok {
+	if addr, ok := httpserver.QueryParam(c.Request().URL.RawQuery, "emailaddress"); ok {
 		if a, err := mailconf.ParseAddress(addr); err == nil {
-			if doc, ok := s.byDomain[a.Domain]; ok {
-				return a.Domain, doc, nil
+			if e, ok := s.byDomain[a.Domain.String()]; ok {
+				return e, true
 			}
 		}
 	}
-	host := mailconf.HostDomain(c.Request().Host)
-	if doc, ok := s.byDomain[host]; ok {
-		return host, doc, nil
+	host := httpserver.HostDomain(c.Request().Host)
+	if e, ok := s.byDomain[host]; ok {
+		return e, true
 	}
-	if d, ok := strings.CutPrefix(host, hostPrefix); ok {
-		if doc, ok := s.byDomain[d]; ok {
-			return d, doc, nil
+	if d, ok := strings.CutPrefix(host, mailconf.AutoconfigPrefix); ok {
+		if e, ok := s.byDomain[d]; ok {
+			return e, true
 		}
 	}
-	return "", nil, ErrUnknownDomain
+	return entry{}, false
 }
 
 // etagMatches applies the weak comparison RFC 9110 §13.1.2 asks for If-None-Match.

@@ -6,20 +6,17 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
-	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/mailconf/mailconf"
+	"github.com/mailconf/mailconf/httpserver"
 )
 
-// Paths served, in their canonical lowercase form. Requests match them case-insensitively
-// (MS-OXDISCO: the path is "not case sensitive"; exchangelib and gromox send
-// /Autodiscover/Autodiscover.xml, Android mail /AutoDiscover/AutoDiscover.xml).
+// Paths served, in their canonical lowercase form; requests match them in any case
+// (see Routes).
 const (
 	// PathXML is the POX Autodiscover endpoint (MS-OXDSCLI).
 	PathXML = "/autodiscover/autodiscover.xml"
@@ -102,49 +99,21 @@ func (h *Handler) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
 	return func() { h.docs.Store(d) }, nil
 }
 
-// Register adds the Autodiscover routes to e, and an e.Pre middleware that maps every
-// casing of those paths to the canonical lowercase form.
-func (h *Handler) Register(e *echo.Echo) {
-	e.Pre(canonicalPaths)
-	h.RegisterRoutes(e)
-}
+// Endpoint labels of Autodiscover requests, for metrics.
+const (
+	EndpointXML  = "autodiscover"
+	EndpointJSON = "autodiscover-json"
+)
 
-// RegisterRoutes adds the Autodiscover routes to e without the path-casing middleware;
-// the caller then applies CanonicalizePath to every request before routing.
-func (h *Handler) RegisterRoutes(e *echo.Echo) {
-	e.POST(PathXML, h.POX)
-	e.GET(PathXML, h.Redirect)
-	e.HEAD(PathXML, h.Redirect)
-	e.GET(PathJSON, h.JSON)
-	e.GET(pathJSONv1+"*", h.JSON)
-}
-
-// noter is the request logger's hook for the configured domain and provider a request
-// resolved to. Addresses are never passed, only configured names.
-type noter interface{ NoteDomain(domain, provider string) }
-
-// noteDomain tells the request logger, if it listens, which configured domain and
-// provider the request resolved to. The hook may sit on the echo.Context or, as
-// httpserver's logging writer does, on the ResponseWriter or one it wraps.
-func noteDomain(c echo.Context, domain, provider string) {
-	if n, ok := c.(noter); ok {
-		n.NoteDomain(domain, provider)
-		return
-	}
-	if c == nil {
-		return
-	}
-	w := c.Response().Writer
-	for range 16 {
-		if n, ok := w.(noter); ok {
-			n.NoteDomain(domain, provider)
-			return
-		}
-		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
-		if !ok {
-			return
-		}
-		w = u.Unwrap()
+// Routes are the Autodiscover paths. They match in any letter case (MS-OXDISCO: the path
+// is "not case sensitive"; exchangelib and gromox send /Autodiscover/Autodiscover.xml,
+// Android mail /AutoDiscover/AutoDiscover.xml).
+func (h *Handler) Routes() []httpserver.Route {
+	return []httpserver.Route{
+		{Methods: []string{http.MethodPost}, Path: PathXML, Endpoint: EndpointXML, AnyCase: true, Handler: h.POX},
+		{Methods: []string{http.MethodGet, http.MethodHead}, Path: PathXML, Endpoint: EndpointXML, AnyCase: true, Handler: h.Redirect},
+		{Methods: []string{http.MethodGet}, Path: PathJSON, Endpoint: EndpointJSON, AnyCase: true, Handler: h.JSON},
+		{Methods: []string{http.MethodGet}, Path: pathJSONv1 + "*", Endpoint: EndpointJSON, AnyCase: true, Handler: h.JSON},
 	}
 }
 
@@ -159,7 +128,3 @@ func hostID() uint32 {
 	fmt.Fprint(f, name)
 	return f.Sum32()
 }
-
-// CanonicalizePath is the package's CanonicalizePath, for servers that route several
-// protocols (see RegisterRoutes).
-func (h *Handler) CanonicalizePath(u *url.URL) { CanonicalizePath(u) }

@@ -201,7 +201,7 @@ func TestPOXHugeBody(t *testing.T) {
 	for _, chunked := range []bool{false, true} {
 		t.Run(fmt.Sprintf("chunked=%v", chunked), func(t *testing.T) {
 			var read atomic.Int64
-			ts := httptest.NewUnstartedServer(newEcho(newTestHandler(t, qqCatalog(t))))
+			ts := httptest.NewUnstartedServer(newStack(newTestHandler(t, qqCatalog(t)), nil))
 			ts.Listener = countingListener{Listener: ts.Listener, read: &read}
 			ts.Start()
 			defer ts.Close()

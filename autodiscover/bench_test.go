@@ -23,11 +23,11 @@ func (w *discardWriter) Header() http.Header         { return w.header }
 func (w *discardWriter) WriteHeader(status int)      { w.status = status }
 func (w *discardWriter) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
 
-// benchmarkRequest serves one request again and again through the echo router,
-// Pre middleware included.
+// benchmarkRequest serves one request again and again through the HTTP stack (path
+// folding, routing, request log and observer included).
 func benchmarkRequest(b *testing.B, method, target string, body []byte, wantStatus int, wantCode string) {
 	h := newTestHandler(b, qqCatalog(b))
-	e := newEcho(h)
+	e := newStack(h, nil)
 	rb := rewindBody{bytes.NewReader(body)}
 	req := httptest.NewRequest(method, target, nil)
 	req.Body, req.ContentLength = rb, int64(len(body))
@@ -68,7 +68,7 @@ func BenchmarkPOX(b *testing.B) {
 	benchmarkRequest(b, "POST", PathXML, []byte(autodiscoverRequest("user@qq.com")), 200, "")
 }
 
-// BenchmarkPOXMixedCase adds the Pre middleware's path rewrite.
+// BenchmarkPOXMixedCase adds the path rewrite.
 func BenchmarkPOXMixedCase(b *testing.B) {
 	benchmarkRequest(b, "POST", "/Autodiscover/Autodiscover.xml", []byte(thunderbirdRequest("user@qq.com")), 200, "")
 }
@@ -86,14 +86,4 @@ func BenchmarkPOXMalformed(b *testing.B) {
 // BenchmarkJSON answers the V2 AutodiscoverV1 query.
 func BenchmarkJSON(b *testing.B) {
 	benchmarkRequest(b, "GET", PathJSON+"/v1.0/user@qq.com?Protocol=Autodiscoverv1", nil, 200, "-")
-}
-
-// BenchmarkCanonicalPathMiss is the Pre middleware's cost for other packages' paths.
-func BenchmarkCanonicalPathMiss(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, ok := canonicalPath("/mail/config-v1.1.xml"); ok {
-			b.Fatal("matched")
-		}
-	}
 }

@@ -19,9 +19,12 @@ type documents struct {
 	// success is the 2006a settings document of each provider.
 	success map[*mailconf.Provider]template
 	// v2 is the Autodiscover V2 answer for each configured domain.
-	v2 map[string][]byte
-	// url is autodiscover.url, "" when not configured.
-	url string
+	v2 map[mailconf.Domain][]byte
+	// url is autodiscover.url, "" when not configured; urlHost and urlPath are its host
+	// and path.
+	url     string
+	urlHost mailconf.Domain
+	urlPath string
 	// imapForMobilesync answers mobilesync requests with the 2006a settings.
 	imapForMobilesync bool
 
@@ -54,9 +57,11 @@ func prepare(cat *mailconf.Catalog) (*documents, error) {
 	d := &documents{
 		cat:               cat,
 		success:           make(map[*mailconf.Provider]template, len(cat.Providers)),
-		v2:                make(map[string][]byte),
-		url:               cat.Autodiscover.URL,
+		v2:                make(map[mailconf.Domain][]byte),
 		imapForMobilesync: cat.Autodiscover.MobilesyncAnswer == "imap",
+	}
+	if u := cat.Autodiscover.URL; u != nil {
+		d.url, d.urlHost, d.urlPath = u.String(), cat.Autodiscover.Host, u.Path
 	}
 	for _, p := range cat.Providers {
 		t, err := settingsDocument(p, cat.Autodiscover.TTL)
@@ -69,7 +74,7 @@ func prepare(cat *mailconf.Catalog) (*documents, error) {
 			if u == "" {
 				// Only configured, normalized domains reach here: never the request's text
 				// or Host header (ProxyShell, CVE-2021-34473).
-				u = "https://autodiscover." + dom + PathXML
+				u = "https://" + dom.Autodiscover().String() + PathXML
 			}
 			b, err := json.Marshal(v2Answer{Protocol: "AutodiscoverV1", URL: u})
 			if err != nil {
@@ -148,11 +153,11 @@ func (t template) render(s *scratch, f *fill) {
 		case slotAddress:
 			s.escape(f.addr.LocalPart)
 			s.out = append(s.out, '@')
-			s.escape(f.addr.Domain)
+			s.escape(f.addr.Domain.String())
 		case slotLocalPart:
 			s.escape(f.addr.LocalPart)
 		case slotDomain:
-			s.escape(f.addr.Domain)
+			s.escape(f.addr.Domain.String())
 		case slotTime:
 			// MS-ASCMD §2.2.3.63: Time is hh:mm:ss[.fraction]; Exchange writes seven digits.
 			s.out = f.time.UTC().AppendFormat(s.out, "15:04:05.0000000")
@@ -251,14 +256,14 @@ func settingsDocument(p *mailconf.Provider, ttl int) (template, error) {
 	if len(p.Incoming) == 0 || len(p.Outgoing) == 0 {
 		return nil, fmt.Errorf("provider lists no incoming or no outgoing server")
 	}
-	for _, s := range append(append([]mailconf.Server(nil), p.Incoming...), p.Outgoing...) {
+	for _, s := range p.Servers() {
 		pr := acct.CreateElement("Protocol")
 		typ, err := protocolType(s.Type)
 		if err != nil {
 			return nil, err
 		}
 		pr.CreateElement("Type").SetText(typ)
-		pr.CreateElement("Server").SetText(s.Hostname)
+		pr.CreateElement("Server").SetText(s.Hostname.String())
 		pr.CreateElement("Port").SetText(strconv.Itoa(s.Port))
 		pr.CreateElement("DomainRequired").SetText("off")
 		login, sl := loginName(s.Username)
@@ -294,7 +299,7 @@ func settingsDocument(p *mailconf.Provider, ttl int) (template, error) {
 }
 
 // protocolType maps a server type to the Protocol/Type value (MS-OXDSCLI: POP3, not POP).
-func protocolType(t string) (string, error) {
+func protocolType(t mailconf.ServerType) (string, error) {
 	switch t {
 	case mailconf.TypeIMAP:
 		return "IMAP", nil
@@ -326,7 +331,7 @@ func authRequired(a mailconf.Authentication) bool {
 }
 
 // loginName returns the LoginName text for a username pattern: a marker for the
-// placeholders (filled per request, as mailconf.ExpandUsername would), else the literal.
+// placeholders (filled per request from the address), else the literal.
 func loginName(pattern string) (string, slot) {
 	switch pattern {
 	case mailconf.PlaceholderAddress, "":

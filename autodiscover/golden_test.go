@@ -225,11 +225,11 @@ func checkSettingsDocument(t *testing.T, resp *node, cat *mailconf.Catalog) {
 			}
 			return c.Text
 		}
-		wantType := map[string]string{"imap": "IMAP", "pop3": "POP3", "smtp": "SMTP"}[srv.Type]
+		wantType := map[string]string{"imap": "IMAP", "pop3": "POP3", "smtp": "SMTP"}[string(srv.Type)]
 		if got := get("Type"); got != wantType {
 			t.Errorf("protocol %d: Type %q, want %q (preference order)", i, got, wantType)
 		}
-		if got := get("Server"); got != srv.Hostname {
+		if got := get("Server"); got != srv.Hostname.String() {
 			t.Errorf("protocol %d: Server %q, want %q", i, got, srv.Hostname)
 		}
 		port, err := strconv.Atoi(get("Port"))

@@ -1,20 +1,25 @@
 package autodiscover
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/mailconf/mailconf"
+	"github.com/mailconf/mailconf/httpserver"
 )
 
 // Deterministic Time and Id attributes for tests and golden files.
@@ -113,39 +118,71 @@ func (n *noted) last() string {
 	return n.calls[len(n.calls)-1]
 }
 
-// notingContext is an echo.Context with the NoteDomain hook.
-type notingContext struct {
-	echo.Context
-	n *noted
+// notingLog records, from the request log of the HTTP stack, the configured domain
+// each request resolved to, with the provider its observer saw.
+type notingLog struct {
+	n        *noted
+	provider *atomic.Value // string: the provider of the request being logged
 }
 
-func (c notingContext) NoteDomain(domain, provider string) { c.n.add(domain + " " + provider) }
+func (l notingLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l notingLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l notingLog) WithGroup(string) slog.Handler            { return l }
+func (l notingLog) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "domain" && a.Value.String() != "" {
+			l.n.add(a.Value.String() + " " + l.provider.Load().(string))
+		}
+		return true
+	})
+	return nil
+}
 
-// testServer is a real listener on 127.0.0.1 serving an echo that h registered on,
-// next to an unrelated, case-sensitive route of another package.
+// notingObserver keeps the provider of the request being answered for notingLog: the
+// stack observes a request just before it logs it, and tests send one at a time.
+type notingObserver struct{ provider *atomic.Value }
+
+func (o notingObserver) ObserveHTTP(_ string, _ int, provider string, _ time.Duration) {
+	o.provider.Store(provider)
+}
+
+// otherProtocol is an unrelated, case-sensitive route of another protocol.
+type otherProtocol struct{}
+
+func (otherProtocol) Routes() []httpserver.Route {
+	return []httpserver.Route{{Methods: []string{http.MethodGet}, Path: "/Other/Path", Endpoint: "other-test",
+		Handler: func(c echo.Context) error { return c.String(http.StatusOK, "other") }}}
+}
+
+// testServer is a real listener on 127.0.0.1 serving the project's HTTP stack with h,
+// next to an unrelated, case-sensitive route of another protocol.
 type testServer struct {
 	*httptest.Server
 	noted *noted
 }
 
-func startServer(t testing.TB, h *Handler) *testServer {
+// startServer starts the stack for h; requests from the trusted proxies may say how the
+// client connected (X-Forwarded-Proto).
+func startServer(t testing.TB, h *Handler, trusted ...netip.Prefix) *testServer {
 	t.Helper()
-	e := newEcho(h)
 	n := &noted{}
-	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error { return next(notingContext{c, n}) }
-	})
-	ts := httptest.NewServer(e)
+	ts := httptest.NewServer(newStack(h, n, trusted...))
 	t.Cleanup(ts.Close)
 	return &testServer{Server: ts, noted: n}
 }
 
-func newEcho(h *Handler) *echo.Echo {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.GET("/Other/Path", func(c echo.Context) error { return c.String(http.StatusOK, "other") })
-	h.Register(e)
-	return e
+// newStack returns the HTTP stack serving h; n, when set, records the noted domains.
+func newStack(h *Handler, n *noted, trusted ...netip.Prefix) *httpserver.Handler {
+	if n == nil {
+		n = &noted{}
+	}
+	provider := &atomic.Value{}
+	provider.Store("")
+	return httpserver.New(httpserver.Options{
+		Log:            slog.New(notingLog{n: n, provider: provider}),
+		Observer:       notingObserver{provider: provider},
+		TrustedProxies: trusted,
+	}, h, otherProtocol{})
 }
 
 // do sends one request and returns the response with its body read.
@@ -357,7 +394,7 @@ func checkLogins(t testing.TB, cat *mailconf.Catalog, s settings, address string
 		if want := expandUsername(srv.Username, addr); s.Protocols[i].LoginName != want {
 			t.Errorf("protocol %d (%s): LoginName %q, want %q", i, srv.Hostname, s.Protocols[i].LoginName, want)
 		}
-		if s.Protocols[i].Server != srv.Hostname {
+		if s.Protocols[i].Server != srv.Hostname.String() {
 			t.Errorf("protocol %d: Server %q, want %q", i, s.Protocols[i].Server, srv.Hostname)
 		}
 	}
@@ -383,6 +420,6 @@ func expandUsername(pattern string, a mailconf.Address) string {
 	return strings.NewReplacer(
 		mailconf.PlaceholderAddress, a.String(),
 		mailconf.PlaceholderLocalPart, a.LocalPart,
-		mailconf.PlaceholderDomain, a.Domain,
+		mailconf.PlaceholderDomain, a.Domain.String(),
 	).Replace(pattern)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mailconf/mailconf"
+	"github.com/mailconf/mailconf/httpserver"
 )
 
 // contentTypeJSON is the Content-Type of every V2 answer.
@@ -41,7 +42,7 @@ func (h *Handler) JSON(c echo.Context) error {
 	email, isV1 := strings.CutPrefix(c.Request().URL.Path, pathJSONv1)
 	if !isV1 {
 		// Decoded tolerantly: a raw "+" in the address stays a plus.
-		email, _ = mailconf.QueryParam(c.Request().URL.RawQuery, "Email")
+		email, _ = httpserver.QueryParam(c.Request().URL.RawQuery, "Email")
 	}
 	addr, err := mailconf.ParseAddress(strings.TrimSpace(email))
 	if err != nil {
@@ -52,7 +53,7 @@ func (h *Handler) JSON(c echo.Context) error {
 		return jsonError(c, http.StatusNotFound, "UnknownDomain", "No configuration is available for this email domain.")
 	}
 	if p, ok := d.cat.Lookup(addr.Domain); ok {
-		noteDomain(c, addr.Domain, p.ID)
+		httpserver.NoteDomain(c, addr.Domain, p.ID)
 	}
 	return c.Blob(http.StatusOK, contentTypeJSON, answer)
 }

@@ -11,10 +11,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/mailconf/mailconf"
+	"github.com/mailconf/mailconf/httpserver"
 )
-
-// contentTypeXML is what Thunderbird and exchangelib send and what every client reads.
-const contentTypeXML = "text/xml; charset=utf-8"
 
 // POX answers a POST of an Autodiscover request (MS-OXDSCLI §3.2.5: the server "MUST
 // respond to HTTP POST"). Every answer is HTTP 200 ("the 200 status only means that you
@@ -29,10 +27,12 @@ func (h *Handler) POX(c echo.Context) error {
 	if err != nil {
 		// The rest of the body stays unread; do not keep the connection for another request.
 		c.Response().Header().Set(echo.HeaderConnection, "close")
+		httpserver.NoteReason(c, reason(err))
 		return h.writeXML(c, s, d.invalidRequest, mailconf.Address{})
 	}
 	req, err := parseRequest(body)
 	if err != nil {
+		httpserver.NoteReason(c, reason(err))
 		return h.writeXML(c, s, d.invalidRequest, mailconf.Address{})
 	}
 	t, addr := h.answer(c, d, req)
@@ -43,12 +43,13 @@ func (h *Handler) POX(c echo.Context) error {
 func (h *Handler) answer(c echo.Context, d *documents, req request) (template, mailconf.Address) {
 	addr, known, err := identify(req)
 	if err != nil {
+		httpserver.NoteReason(c, reason(err))
 		return d.invalidRequest, addr
 	}
 	var p *mailconf.Provider
 	if known {
 		if p, known = d.cat.Lookup(addr.Domain); known {
-			noteDomain(c, addr.Domain, p.ID)
+			httpserver.NoteDomain(c, addr.Domain, p.ID)
 		}
 	}
 	switch schemaOf(req) {
@@ -87,7 +88,7 @@ func identify(req request) (addr mailconf.Address, known bool, err error) {
 	}
 	a, err := mailconf.ParseAddress(req.EMailAddress)
 	if err != nil {
-		return mailconf.Address{}, false, fmt.Errorf("EMailAddress: %w", err)
+		return mailconf.Address{}, false, fmt.Errorf("%w: %w", errBadAddress, err)
 	}
 	return a, true, nil
 }
@@ -141,7 +142,7 @@ func sameSchema(got, ns string) bool {
 // or 405, which make clients give up on the host (Stalwart #1695).
 func (h *Handler) Redirect(c echo.Context) error {
 	d := h.docs.Load()
-	if d.url == "" || h.isCanonical(c, d.url) {
+	if d.url == "" || d.isCanonical(c) {
 		s := h.scratch.Get().(*scratch)
 		defer h.putScratch(s)
 		return h.writeXML(c, s, d.postRequired, mailconf.Address{})
@@ -152,16 +153,13 @@ func (h *Handler) Redirect(c echo.Context) error {
 
 // isCanonical reports whether the request came over https to the host and path of the
 // configured URL (which the catalog guarantees to be an https URL).
-func (h *Handler) isCanonical(c echo.Context, canonical string) bool {
+func (d *documents) isCanonical(c echo.Context) bool {
 	// echo's Scheme() reads X-Forwarded-Proto; the server in front of this handler
 	// (httpserver) removes it unless it comes from a trusted proxy.
 	if c.Scheme() != "https" {
 		return false
 	}
-	rest, _ := strings.CutPrefix(canonical, "https://")
-	host, path, _ := strings.Cut(rest, "/")
-	return strings.EqualFold(mailconf.HostDomain(c.Request().Host), mailconf.HostDomain(host)) &&
-		strings.EqualFold("/"+path, PathXML)
+	return httpserver.HostDomain(c.Request().Host) == d.urlHost.String() && strings.EqualFold(d.urlPath, PathXML)
 }
 
 // readBody reads at most maxBodySize bytes of the POST body (one more to detect
@@ -227,7 +225,7 @@ func (h *Handler) writeXML(c echo.Context, s *scratch, t template, addr mailconf
 	t.render(s, &f)
 	hdr := c.Response().Header()
 	hdr.Set(echo.HeaderCacheControl, "no-store")
-	return c.Blob(http.StatusOK, contentTypeXML, s.out)
+	return c.Blob(http.StatusOK, httpserver.ContentTypeXML, s.out)
 }
 
 // putScratch returns s to the pool unless a large answer grew it.

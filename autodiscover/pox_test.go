@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -166,7 +167,8 @@ func TestPOXMobilesyncNamespace(t *testing.T) {
 // document; never 404 or 405, never a redirect to where the request already is.
 func TestGET(t *testing.T) {
 	qq := startServer(t, newTestHandler(t, qqCatalog(t)))
-	configured := startServer(t, newTestHandler(t, testCatalog(t)))
+	// The client is a trusted proxy, so its X-Forwarded-Proto counts.
+	configured := startServer(t, newTestHandler(t, testCatalog(t)), netip.MustParsePrefix("127.0.0.1/32"))
 	const url = "https://autodiscover.example.net/autodiscover/autodiscover.xml"
 	for _, tc := range []struct {
 		name         string
@@ -290,23 +292,18 @@ func TestUpdateConcurrent(t *testing.T) {
 	<-done
 }
 
-// notingWriter carries the NoteDomain hook on the ResponseWriter, as httpserver's
-// logging writer does, and unwraps like it.
-type notingWriter struct {
-	http.ResponseWriter
-	n *noted
-}
+// wrappingWriter is a middleware ResponseWriter in front of the stack, which unwraps.
+type wrappingWriter struct{ http.ResponseWriter }
 
-func (w notingWriter) NoteDomain(domain, provider string) { w.n.add(domain + " " + provider) }
-func (w notingWriter) Unwrap() http.ResponseWriter        { return w.ResponseWriter }
+func (w wrappingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// TestNoteDomainWriterHook finds the hook on a wrapping ResponseWriter, and reports
-// only configured domains.
-func TestNoteDomainWriterHook(t *testing.T) {
-	e := newEcho(newTestHandler(t, qqCatalog(t)))
+// TestNoteDomain reports only configured domains, with their provider, to the request
+// log and the metrics.
+func TestNoteDomain(t *testing.T) {
 	n := &noted{}
+	stack := newStack(newTestHandler(t, qqCatalog(t)), n)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e.ServeHTTP(notingWriter{w, n}, r)
+		stack.ServeHTTP(wrappingWriter{w}, r)
 	}))
 	defer srv.Close()
 	ts := &testServer{Server: srv, noted: n}
@@ -326,7 +323,7 @@ func TestNoteDomainWriterHook(t *testing.T) {
 			t.Errorf("%s %s: noted %q, want %q", tc.method, tc.path, got, tc.want)
 		}
 	}
-	// The wrapped writer must not defeat the body limit.
+	// The wrapping writer must not defeat the body limit.
 	resp, body := ts.do(t, "POST", PathXML, "", autodiscoverRequest("user@qq.com")+strings.Repeat(" ", maxBodySize))
 	checkXMLHeaders(t, resp)
 	if code := errorOf(t, body); code != "600" {
@@ -338,7 +335,7 @@ func TestNoteDomainWriterHook(t *testing.T) {
 // http.MaxBytesReader needs in order to close the connection gracefully.
 func TestInnermost(t *testing.T) {
 	rec := httptest.NewRecorder()
-	c := echo.New().NewContext(httptest.NewRequest("GET", "/", nil), notingWriter{notingWriter{rec, nil}, nil})
+	c := echo.New().NewContext(httptest.NewRequest("GET", "/", nil), wrappingWriter{wrappingWriter{rec}})
 	if w := innermost(c.Response()); w != http.ResponseWriter(rec) {
 		t.Errorf("innermost = %T, want the recorder", w)
 	}

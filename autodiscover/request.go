@@ -16,9 +16,21 @@ var (
 	errMalformed   = errors.New("malformed XML")
 	errNotRequest  = errors.New("not an Autodiscover request")
 	errNoAddress   = errors.New("neither EMailAddress nor LegacyDN")
+	errBadAddress  = errors.New("EMailAddress is not an email address")
 	errTooLarge    = errors.New("body larger than 64 KiB")
 	errBodyRead    = errors.New("reading the body failed")
 )
+
+// reason returns the fixed text of the refusal err wraps, for the request log: never
+// the details, which may quote the body.
+func reason(err error) string {
+	for _, r := range []error{errEmptyBody, errDeclaration, errMalformed, errNotRequest, errNoAddress, errBadAddress, errTooLarge, errBodyRead} {
+		if errors.Is(err, r) {
+			return r.Error()
+		}
+	}
+	return "invalid request"
+}
 
 // request is what an Autodiscover POX request asks (MS-OXDSCLI request schema).
 type request struct {

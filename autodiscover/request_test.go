@@ -77,7 +77,7 @@ func TestRenderAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := d.cat.Lookup("example.net")
+	p, _ := d.cat.Lookup(addr.Domain)
 	s := new(scratch)
 	f := &fill{addr: addr, time: fixedTime, id: fixedID}
 	for _, tmpl := range []template{d.success[p], d.invalidRequest, d.mobilesync601} {

@@ -195,8 +195,7 @@ func (s *Server) Start(addr string) error {
 		go s.serveUDP(s.udp)
 	}
 	s.started = true
-	s.log.Info("dns: serving", slog.String("addr", s.addr), slog.Uint64("serial", uint64(s.answers.Load().zones.Serial())),
-		slog.Bool("pktinfo", s.udp.pktinfo))
+	s.log.Debug("dns: serving", slog.String("addr", s.addr), slog.Bool("pktinfo", s.udp.pktinfo))
 	return nil
 }
 
@@ -221,6 +220,9 @@ func listenBoth(host, port string) (*net.UDPConn, net.Listener, error) {
 	}
 	return nil, nil, ErrNoPort
 }
+
+// Serial returns the SOA serial of the zones being served.
+func (s *Server) Serial() uint32 { return s.answers.Load().zones.Serial() }
 
 // Stats returns the counts of answers sent.
 func (s *Server) Stats() *Stats { return &s.stats }

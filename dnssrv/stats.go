@@ -8,16 +8,18 @@ import (
 
 // countedTypes are the query types counted by name; every other type is counted as
 // "other", so the metric's label values stay a small fixed set whatever clients send.
-var countedTypes = []uint16{
+var countedTypes = [...]uint16{
 	dns.TypeA, dns.TypeNS, dns.TypeCNAME, dns.TypeSOA, dns.TypePTR, dns.TypeMX, dns.TypeTXT,
 	dns.TypeAAAA, dns.TypeSRV, dns.TypeDS, dns.TypeDNSKEY, dns.TypeSVCB, dns.TypeHTTPS,
 	dns.TypeCAA, dns.TypeAXFR, dns.TypeIXFR, dns.TypeANY,
 }
 
+// Indexes of the type dimension: countedTypes, then "other", then "none" for replies
+// without a question.
 const (
-	numTypes  = 19 // countedTypes, "other", and "none" for replies without a question
-	typeOther = 17
-	typeNone  = 18
+	typeOther = len(countedTypes)
+	typeNone  = typeOther + 1
+	numTypes  = typeNone + 1
 	numRcodes = 24 // RFC 6891 extended codes reach BADVERS (16); 17..23 spare
 )
 

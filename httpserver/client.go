@@ -13,21 +13,6 @@ import (
 	"time"
 )
 
-// Endpoint names the protocol endpoint of a path, for metrics: a small fixed set, so
-// labels stay bounded whatever clients send.
-func Endpoint(path string) string {
-	switch {
-	case path == "/mail/config-v1.1.xml", path == "/.well-known/autoconfig/mail/config-v1.1.xml",
-		path == "/.well-known/mail-v1.xml", strings.HasPrefix(path, "/v1.1/"), strings.HasPrefix(path, "/autoconfig/v1.1/"):
-		return "autoconfig"
-	case len(path) >= len("/autodiscover/autodiscover.json") && strings.EqualFold(path[:len("/autodiscover/autodiscover.json")], "/autodiscover/autodiscover.json"):
-		return "autodiscover-json"
-	case strings.EqualFold(path, "/autodiscover/autodiscover.xml"):
-		return "autodiscover"
-	}
-	return "other"
-}
-
 // clientIPFunc returns how to find a request's client address. The direct peer is the
 // client unless it is a trusted proxy; then the rightmost X-Forwarded-For entry that is
 // not itself a trusted proxy is (entries further left are the client's own claims).
@@ -90,27 +75,6 @@ func remoteAddr(r *http.Request) netip.Addr {
 	}
 	a, _ := netip.ParseAddr(host)
 	return a.Unmap()
-}
-
-// ParsePrefixes parses addresses and CIDR prefixes (a bare address is a /32 or /128).
-func ParsePrefixes(list []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range list {
-		if strings.Contains(s, "/") {
-			p, err := netip.ParsePrefix(s)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-	}
-	return out, nil
 }
 
 // rateLimiter is a token bucket per client address. Buckets idle long enough to be full

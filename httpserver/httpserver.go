@@ -22,19 +22,26 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// Registrar is a protocol handler that adds its routes to an echo instance.
-type Registrar interface {
-	Register(e *echo.Echo)
+// Route is one endpoint of a protocol: the methods and echo path it answers, the
+// label its requests carry in metrics, and its handler.
+type Route struct {
+	// Methods are the HTTP methods answered.
+	Methods []string
+	// Path is an echo path: static, with one :param element, or ending in *.
+	Path string
+	// Endpoint is the metric label of requests to this path: a fixed word, so labels
+	// stay bounded whatever clients send.
+	Endpoint string
+	// AnyCase makes the path match in any letter case (its fixed part, before a
+	// :param or *): the request path is rewritten to Path's spelling before routing.
+	AnyCase bool
+	// Handler answers the request.
+	Handler echo.HandlerFunc
 }
 
-// PathCanonicalizer is a Registrar whose paths match in any casing. Instead of its
-// Register (which would add an echo pre-middleware, an allocation on every request of
-// every protocol), the Handler calls RegisterRoutes and applies CanonicalizePath to
-// each request before routing.
-type PathCanonicalizer interface {
-	Registrar
-	RegisterRoutes(e *echo.Echo)
-	CanonicalizePath(u *url.URL)
+// Protocol is a protocol handler: the routes it serves.
+type Protocol interface {
+	Routes() []Route
 }
 
 // Observer receives one call per answered request, for metrics.
@@ -53,7 +60,8 @@ type Options struct {
 	// Requests from anyone else are attributed to their own address.
 	TrustedProxies []netip.Prefix
 	// RateLimit, when positive, is the sustained number of requests per second allowed
-	// from one client address; RateBurst is the burst above it (default 2×RateLimit).
+	// from one client address; RateBurst is the burst above it (at least 1; the
+	// configuration fills in its default).
 	// Requests over the limit get 429.
 	RateLimit float64
 	RateBurst int
@@ -61,23 +69,17 @@ type Options struct {
 
 // Handler serves every registered protocol and writes one log line per request.
 type Handler struct {
-	echo     *echo.Echo
-	log      *slog.Logger
-	observer Observer
-	policy   atomic.Pointer[clientPolicy]
-	ids      *requestIDs
-	writers  sync.Pool // *loggingWriter
-
-	canonicalizers []func(u *url.URL) // see PathCanonicalizer
+	echo      *echo.Echo
+	log       *slog.Logger
+	observer  Observer
+	policy    atomic.Pointer[clientPolicy]
+	ids       *requestIDs
+	writers   sync.Pool // *loggingWriter
+	endpoints *endpointTable
 }
 
-// NewHandler builds a Handler with default Options but for the logger.
-func NewHandler(log *slog.Logger, registrars ...Registrar) *Handler {
-	return New(Options{Log: log}, registrars...)
-}
-
-// New builds the echo router with the routes of every registrar.
-func New(opts Options, registrars ...Registrar) *Handler {
+// New builds the echo router with the routes of every protocol.
+func New(opts Options, protocols ...Protocol) *Handler {
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -85,19 +87,19 @@ func New(opts Options, registrars ...Registrar) *Handler {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	h := &Handler{echo: e, log: log, observer: opts.Observer, ids: newRequestIDs()}
+	h := &Handler{echo: e, log: log, observer: opts.Observer, ids: newRequestIDs(), endpoints: &endpointTable{exact: map[string]string{}}}
 	h.SetClientOptions(opts.TrustedProxies, opts.RateLimit, opts.RateBurst)
 	// echo's own extractor follows ours, so handlers see the same address (its v4
 	// default trusts X-Forwarded-For from anyone).
 	e.IPExtractor = func(r *http.Request) string { return h.policy.Load().clientIP(r).String() }
 	e.HTTPErrorHandler = h.plainTextError
-	for _, r := range registrars {
-		if pc, ok := r.(PathCanonicalizer); ok {
-			pc.RegisterRoutes(e)
-			h.canonicalizers = append(h.canonicalizers, pc.CanonicalizePath)
-			continue
+	for _, p := range protocols {
+		for _, r := range p.Routes() {
+			for _, m := range r.Methods {
+				e.Add(m, r.Path, r.Handler)
+			}
+			h.endpoints.add(r)
 		}
-		r.Register(e)
 	}
 	h.writers.New = func() any { return new(loggingWriter) }
 	return h
@@ -117,7 +119,7 @@ type clientPolicy struct {
 // configuration reload. Clients keep their spent budget when the limit is unchanged.
 func (h *Handler) SetClientOptions(trustedProxies []netip.Prefix, rate float64, burst int) {
 	if rate > 0 && burst <= 0 {
-		burst = max(1, int(2*rate))
+		burst = 1
 	}
 	pol := &clientPolicy{
 		clientIP:    clientIPFunc(trustedProxies),
@@ -155,9 +157,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(lw, "429 Too Many Requests", http.StatusTooManyRequests)
 		return
 	}
-	for _, c := range h.canonicalizers {
-		c(r.URL)
-	}
+	h.endpoints.canonicalize(r.URL)
 	h.echo.ServeHTTP(lw, r)
 }
 
@@ -180,7 +180,7 @@ func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
 	end := time.Now()
 	d := end.Sub(start)
 	if h.observer != nil {
-		h.observer.ObserveHTTP(Endpoint(r.URL.Path), lw.status, lw.provider, d)
+		h.observer.ObserveHTTP(h.endpoints.label(r.URL.Path), lw.status, lw.provider, d)
 	}
 	// The record goes straight to the handler: slog.Logger would also look up the
 	// caller's program counter for every request, which no one reads here.
@@ -194,6 +194,9 @@ func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
 			slog.String("domain", lw.domain),
 			slog.String("request_id", lw.requestID),
 		)
+		if lw.reason != "" {
+			rec.AddAttrs(slog.String("reason", lw.reason))
+		}
 		_ = lh.Handle(r.Context(), rec)
 	}
 	lw.reset(nil)
@@ -231,20 +234,12 @@ type loggingWriter struct {
 	wroteHeader bool
 	domain      string
 	provider    string
+	reason      string
 	requestID   string
 }
 
 func (w *loggingWriter) reset(rw http.ResponseWriter) {
 	*w = loggingWriter{ResponseWriter: rw, status: http.StatusOK}
-}
-
-// NoteDomain lets a protocol handler tell the request log which configured domain the
-// request resolved to. Handlers find it through the response writer:
-//
-//	if n, ok := c.Response().Writer.(interface{ NoteDomain(domain, provider string) }); ok { ... }
-func (w *loggingWriter) NoteDomain(domain, provider string) {
-	w.domain = domain
-	w.provider = provider
 }
 
 func (w *loggingWriter) WriteHeader(code int) {

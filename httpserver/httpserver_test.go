@@ -10,32 +10,107 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/mailconf/mailconf"
 )
 
-type routes func(e *echo.Echo)
+// routes is a Protocol for the tests.
+type routes []Route
 
-func (r routes) Register(e *echo.Echo) { r(e) }
+func (r routes) Routes() []Route { return r }
 
-func TestEndpoint(t *testing.T) {
+func get(path, label string, h echo.HandlerFunc) Route {
+	return Route{Methods: []string{http.MethodGet}, Path: path, Endpoint: label, Handler: h}
+}
+
+func ok(c echo.Context) error { return c.String(http.StatusOK, c.Request().URL.Path) }
+
+// protocolsLike are routes shaped like the real protocols': static paths, a :param
+// path, and paths that match in any case, one ending in *.
+var protocolsLike = routes{
+	get("/mail/config-v1.1.xml", "autoconfig", ok),
+	get("/.well-known/autoconfig/mail/config-v1.1.xml", "autoconfig", ok),
+	get("/v1.1/:domain", "autoconfig", ok),
+	{Methods: []string{http.MethodGet, http.MethodPost}, Path: "/autodiscover/autodiscover.xml", Endpoint: "autodiscover", AnyCase: true, Handler: ok},
+	{Methods: []string{http.MethodGet}, Path: "/autodiscover/autodiscover.json", Endpoint: "autodiscover-json", AnyCase: true, Handler: ok},
+	{Methods: []string{http.MethodGet}, Path: "/autodiscover/autodiscover.json/v1.0/*", Endpoint: "autodiscover-json", AnyCase: true, Handler: ok},
+	get("/Other/Path", "other-case-sensitive", ok),
+}
+
+func TestEndpointLabels(t *testing.T) {
+	if got, want := EndpointLabels(protocolsLike), []string{"autoconfig", "autodiscover", "autodiscover-json", "other-case-sensitive", EndpointOther}; !slices.Equal(got, want) {
+		t.Errorf("EndpointLabels = %v, want %v", got, want)
+	}
+	h := New(Options{}, protocolsLike)
 	for path, want := range map[string]string{
 		"/mail/config-v1.1.xml":                        "autoconfig",
 		"/.well-known/autoconfig/mail/config-v1.1.xml": "autoconfig",
-		"/.well-known/mail-v1.xml":                     "autoconfig",
 		"/v1.1/qq.com":                                 "autoconfig",
-		"/autoconfig/v1.1/qq.com":                      "autoconfig",
 		"/Autodiscover/Autodiscover.xml":               "autodiscover",
 		"/autodiscover/autodiscover.json/v1.0/a@b.c":   "autodiscover-json",
 		"/AutoDiscover/AutoDiscover.JSON":              "autodiscover-json",
+		"/Other/Path":                                  "other-case-sensitive",
+		"/other/path":                                  "other",
+		"/Mail/Config-v1.1.xml":                        "other",
 		"/":                                            "other",
 		"/etc/passwd":                                  "other",
 	} {
-		if got := Endpoint(path); got != want {
-			t.Errorf("Endpoint(%q) = %q, want %q", path, got, want)
+		if got := h.endpoints.label(path); got != want {
+			t.Errorf("label(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+// TestAnyCase folds the paths of AnyCase routes, and only the fixed part of them, before
+// routing; other paths are left as they are, without allocating.
+func TestAnyCase(t *testing.T) {
+	h := New(Options{}, protocolsLike)
+	for _, tc := range []struct{ target, wantPath, wantRaw string }{
+		{"/autodiscover/autodiscover.xml", "/autodiscover/autodiscover.xml", ""},
+		{"/Autodiscover/Autodiscover.xml", "/autodiscover/autodiscover.xml", ""},
+		{"/AUTODISCOVER/AUTODISCOVER.XML", "/autodiscover/autodiscover.xml", ""},
+		{"/autodiscover/autodiscover%2Exml", "/autodiscover/autodiscover.xml", ""},
+		{"/AutoDiscover/AutoDiscover.json", "/autodiscover/autodiscover.json", ""},
+		{"/autodiscover/autodiscover.json/v1.0/User@QQ.com", "/autodiscover/autodiscover.json/v1.0/User@QQ.com", ""},
+		{"/AutoDiscover/AutoDiscover.json/V1.0/User@QQ.com", "/autodiscover/autodiscover.json/v1.0/User@QQ.com", ""},
+		{"/Autodiscover/Autodiscover.json/v1.0/a%2Fb@qq.com", "/autodiscover/autodiscover.json/v1.0/a/b@qq.com", "/autodiscover/autodiscover.json/v1.0/a%2Fb@qq.com"},
+		{"/Autodiscover/Autodiscover.json/v1.0/a%2fb@qq.com?x=%2F", "/autodiscover/autodiscover.json/v1.0/a/b@qq.com", "/autodiscover/autodiscover.json/v1.0/a%2fb@qq.com"},
+		{"/Autodiscover/Autodiscover%2Ejson/v1.0/a%2Fb@qq.com", "/autodiscover/autodiscover.json/v1.0/a/b@qq.com", ""},
+		{"/Other/Path%2Fx", "/Other/Path/x", "/Other/Path%2Fx"},
+		{"/other/path", "/other/path", ""},
+		{"/Mail/Config-v1.1.xml", "/Mail/Config-v1.1.xml", ""},
+		{"/autodiscover/autodiscover.xml/", "/autodiscover/autodiscover.xml/", ""},
+		{"/autodiscover/autodiscover.xmlx", "/autodiscover/autodiscover.xmlx", ""},
+		{"/autodiscover/autodiscover.jso", "/autodiscover/autodiscover.jso", ""},
+		{"/autodiſcover/autodiscover.xml", "/autodiſcover/autodiscover.xml", "/autodiſcover/autodiscover.xml"}, // U+017F folds to s in Unicode, not in our paths
+	} {
+		u, err := url.Parse(tc.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.endpoints.canonicalize(u)
+		if u.Path != tc.wantPath || u.RawPath != tc.wantRaw {
+			t.Errorf("%s: Path %q RawPath %q, want %q %q", tc.target, u.Path, u.RawPath, tc.wantPath, tc.wantRaw)
+		}
+	}
+	for path, want := range map[string]int{"/AutoDiscover/AutoDiscover.xml": 200, "/autodiscover/AUTODISCOVER.JSON/V1.0/a@b.c": 200, "/other/path": 404, "/Other/Path": 200} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("%s: %d, want %d", path, rec.Code, want)
+		}
+	}
+	u := &url.URL{}
+	for _, p := range []string{"/mail/config-v1.1.xml", "/Autodiscover/Other/Long/Path/That/Is/Not/Ours", "/autodiscover/autodiscover.xml", "/autodiscover/autodiscover.json"} {
+		u.Path = p
+		if n := testing.AllocsPerRun(100, func() { h.endpoints.canonicalize(u) }); n != 0 {
+			t.Errorf("%s: %v allocations, want 0", p, n)
 		}
 	}
 }
@@ -60,10 +135,7 @@ func TestLogPath(t *testing.T) {
 }
 
 func TestClientIP(t *testing.T) {
-	trusted, err := ParsePrefixes([]string{"10.0.0.0/8", "192.0.2.1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32")}
 	ip := clientIPFunc(trusted)
 	none := clientIPFunc(nil)
 	cases := []struct {
@@ -92,9 +164,6 @@ func TestClientIP(t *testing.T) {
 		if got := none(r).String(); got != tc.wantNone {
 			t.Errorf("no trusted proxies: %s XFF %q: %s, want %s", tc.remote, tc.xff, got, tc.wantNone)
 		}
-	}
-	if _, err := ParsePrefixes([]string{"10.0.0.0/33"}); err == nil {
-		t.Error("bad prefix accepted")
 	}
 }
 
@@ -153,7 +222,7 @@ func TestSlowloris(t *testing.T) {
 		t.Skip("waits for the header timeout")
 	}
 	t.Parallel()
-	h := NewHandler(nil)
+	h := New(Options{})
 	srv := NewServer(h, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -199,9 +268,7 @@ func TestSlowloris(t *testing.T) {
 
 func TestPanicRecovered(t *testing.T) {
 	var logs bytes.Buffer
-	h := NewHandler(slog.New(slog.NewTextHandler(&logs, nil)), routes(func(e *echo.Echo) {
-		e.GET("/boom", func(echo.Context) error { panic("boom") })
-	}))
+	h := New(Options{Log: slog.New(slog.NewTextHandler(&logs, nil))}, routes{get("/boom", "boom", func(echo.Context) error { panic("boom") })})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/boom")
@@ -231,14 +298,14 @@ func (o *countingObserver) ObserveHTTP(endpoint string, code int, provider strin
 
 func TestObserverAndRequestID(t *testing.T) {
 	obs := &countingObserver{}
-	h := New(Options{Observer: obs}, routes(func(e *echo.Echo) {
-		e.GET("/v1.1/:domain", func(c echo.Context) error {
-			if n, ok := c.Response().Writer.(interface{ NoteDomain(domain, provider string) }); ok {
-				n.NoteDomain("qq.com", "qq.com")
-			}
-			return c.String(200, "ok")
-		})
-	}))
+	qq, err := mailconf.ParseDomain("qq.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(Options{Observer: obs}, routes{get("/v1.1/:domain", "autoconfig", func(c echo.Context) error {
+		NoteDomain(c, qq, qq)
+		return c.String(200, "ok")
+	})})
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/v1.1/qq.com", nil))
 	rec2 := httptest.NewRecorder()
@@ -252,44 +319,11 @@ func TestObserverAndRequestID(t *testing.T) {
 	}
 }
 
-// caseFolding is a PathCanonicalizer for the test: /Fold matches in any casing.
-type caseFolding struct{ registered *bool }
-
-func (c caseFolding) Register(e *echo.Echo) {
-	panic("Register must not be called on a PathCanonicalizer")
-}
-func (c caseFolding) RegisterRoutes(e *echo.Echo) {
-	*c.registered = true
-	e.GET("/fold", func(c echo.Context) error { return c.String(200, "folded") })
-}
-func (c caseFolding) CanonicalizePath(u *url.URL) {
-	if strings.EqualFold(u.Path, "/fold") {
-		u.Path = "/fold"
-	}
-}
-
-func TestPathCanonicalizer(t *testing.T) {
-	registered := false
-	h := New(Options{}, caseFolding{&registered})
-	if !registered {
-		t.Fatal("RegisterRoutes not called")
-	}
-	for path, want := range map[string]int{"/fold": 200, "/FOLD": 200, "/FoLd": 200, "/other": 404} {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
-		if rec.Code != want {
-			t.Errorf("%s: %d, want %d", path, rec.Code, want)
-		}
-	}
-}
-
 // TestForwardingHeaders checks that only a trusted proxy may say how the client
 // connected: echo's Scheme() reads X-Forwarded-Proto.
 func TestForwardingHeaders(t *testing.T) {
-	scheme := routes(func(e *echo.Echo) {
-		e.GET("/scheme", func(c echo.Context) error { return c.String(200, c.Scheme()) })
-	})
-	trusted, _ := ParsePrefixes([]string{"10.0.0.0/8"})
+	scheme := routes{get("/scheme", "scheme", func(c echo.Context) error { return c.String(200, c.Scheme()) })}
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 	for _, tc := range []struct {
 		remote string
 		want   string
@@ -317,5 +351,43 @@ func TestAddressRedactor(t *testing.T) {
 	out := logs.String()
 	if strings.Contains(out, "192.0.2.1") || strings.Contains(out, "2001:db8") || strings.Count(out, "{client}") != 2 {
 		t.Fatalf("addresses not redacted:\n%s", out)
+	}
+}
+
+func TestHostDomain(t *testing.T) {
+	for in, want := range map[string]string{
+		"qq.com":                 "qq.com",
+		"AutoConfig.QQ.com:8080": "autoconfig.qq.com",
+		"qq.com.":                "qq.com",
+		"qq.com.:443":            "qq.com",
+		"[::1]:8080":             "[::1]",
+		"bücher.example":         "xn--bcher-kva.example",
+		strings.Repeat("a", 300): "",
+		"autoconfig.\xffbad.com": "",
+	} {
+		if got := HostDomain(in); got != want {
+			t.Errorf("HostDomain(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestQueryParam(t *testing.T) {
+	for _, tc := range []struct {
+		raw, name, want string
+		ok              bool
+	}{
+		{"emailaddress=a%40qq.com", "emailaddress", "a@qq.com", true},
+		{"EmailAddress=a@qq.com", "emailaddress", "a@qq.com", true},
+		{"emailaddress=a+b@qq.com", "emailaddress", "a+b@qq.com", true}, // a raw plus stays a plus
+		{"emailaddress=a%2Bb%40qq.com", "emailaddress", "a+b@qq.com", true},
+		{"x=1&emailaddress=a%40qq.com&emailaddress=b%40qq.com", "emailaddress", "a@qq.com", true},
+		{"emailaddress=%zz", "emailaddress", "", false},
+		{"other=1", "emailaddress", "", false},
+		{"", "emailaddress", "", false},
+	} {
+		got, ok := QueryParam(tc.raw, tc.name)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("QueryParam(%q, %q) = %q, %v; want %q, %v", tc.raw, tc.name, got, ok, tc.want, tc.ok)
+		}
 	}
 }

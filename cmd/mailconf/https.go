@@ -53,9 +53,14 @@ func newCertificates(f serveFlags, cat *mailconf.Catalog, log *slog.Logger, metr
 		c.recordFile(files.Leaf())
 	case cat.TLS.ACME != nil:
 		a := cat.TLS.ACME
-		acme, err := certs.NewACME(certs.ACMEOptions{
-			DirectoryURL: a.DirectoryURL, Email: a.Email, CAFile: a.CAFile, StateDir: a.StateDir,
-		}, acmeNames(cat))
+		opts := certs.ACMEOptions{CAFile: a.CAFile, StateDir: a.StateDir}
+		if a.DirectoryURL != nil {
+			opts.DirectoryURL = a.DirectoryURL.String()
+		}
+		if !a.Email.IsZero() {
+			opts.Email = a.Email.String()
+		}
+		acme, err := certs.NewACME(opts, acmeNames(cat))
 		if err != nil {
 			return nil, err
 		}
@@ -79,10 +84,12 @@ func (c *certificates) filePaths(cat *mailconf.Catalog) (string, string) {
 func acmeNames(cat *mailconf.Catalog) []string {
 	var names []string
 	for _, d := range cat.Domains() {
-		names = append(names, "autoconfig."+d, "autodiscover."+d)
+		names = append(names, d.Autoconfig().String(), d.Autodiscover().String())
 	}
 	if cat.TLS.ACME != nil {
-		names = append(names, cat.TLS.ACME.ExtraNames...)
+		for _, n := range cat.TLS.ACME.ExtraNames {
+			names = append(names, n.String())
+		}
 	}
 	return names
 }

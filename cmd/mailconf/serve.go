@@ -104,7 +104,6 @@ type daemon struct {
 	ready   *admin.Readiness
 
 	mu        sync.Mutex // serializes reloads
-	cat       *mailconf.Catalog
 	preparers []preparer // in the order they switch
 
 	http  *httpserver.Handler
@@ -113,7 +112,7 @@ type daemon struct {
 }
 
 func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
-	d := &daemon{flags: f, log: log, metrics: admin.NewMetrics(buildVersion())}
+	d := &daemon{flags: f, log: log}
 	conditions := []string{"config"}
 	for name, addr := range map[string]string{"http": f.http, "https": f.https, "dns": f.dns} {
 		if addr != "" {
@@ -137,6 +136,8 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	protocols := []httpserver.Protocol{ac, ad}
+	d.metrics = admin.NewMetrics(buildVersion(), httpserver.EndpointLabels(protocols...))
 	d.preparers = []preparer{ac, ad}
 	if f.dns != "" {
 		d.dns, err = dnssrv.New(cat, log)
@@ -153,26 +154,17 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 		}
 		d.preparers = append(d.preparers, d.certs)
 	}
-	proxies, err := httpserver.ParsePrefixes(cat.HTTP.TrustedProxies)
-	if err != nil {
-		return nil, err
-	}
 	d.http = httpserver.New(httpserver.Options{
 		Log:            log,
 		Observer:       d.metrics,
-		TrustedProxies: proxies,
+		TrustedProxies: cat.HTTP.TrustedProxies,
 		RateLimit:      cat.HTTP.RateLimit,
 		RateBurst:      cat.HTTP.RateBurst,
-	}, ac, ad)
+	}, protocols...)
 	// Trusted proxies and the rate limit follow reloads too.
 	d.preparers = append(d.preparers, preparerFunc(func(cat *mailconf.Catalog) (func(), error) {
-		proxies, err := httpserver.ParsePrefixes(cat.HTTP.TrustedProxies)
-		if err != nil {
-			return nil, err
-		}
-		return func() { d.http.SetClientOptions(proxies, cat.HTTP.RateLimit, cat.HTTP.RateBurst) }, nil
+		return func() { d.http.SetClientOptions(cat.HTTP.TrustedProxies, cat.HTTP.RateLimit, cat.HTTP.RateBurst) }, nil
 	}))
-	d.cat = cat
 	d.metrics.ConfigLoaded(cat.Source, len(cat.Providers), false)
 	d.ready.Set("config", true)
 	log.Info("configuration loaded", slog.String("source", cat.Source),
@@ -232,7 +224,7 @@ func (d *daemon) run(ctx context.Context) error {
 		if err := d.dns.Start(d.flags.dns); err != nil {
 			return fmt.Errorf("dns listener: %w", err)
 		}
-		d.log.Info("listening", slog.String("proto", "dns"), slog.String("addr", d.dns.Addr()))
+		d.log.Info("listening", slog.String("proto", "dns"), slog.String("addr", d.dns.Addr()), slog.Uint64("serial", uint64(d.dns.Serial())))
 		d.ready.Set("dns", true)
 		serve("dns", func() error {
 			<-ctx.Done()
@@ -308,7 +300,6 @@ func (d *daemon) reload() error {
 	for _, commit := range commits {
 		commit()
 	}
-	d.cat = cat
 	for _, w := range cat.Warnings {
 		d.log.Warn("configuration", slog.String("problem", w.String()))
 	}

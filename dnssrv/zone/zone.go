@@ -9,9 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -98,50 +96,20 @@ func (b *builder) build() error {
 	if err != nil {
 		return err
 	}
-	weight := uint16(1)
-	if cfg.Weight != nil {
-		weight = *cfg.Weight
-	}
-	var adHost string
-	adPort := uint16(443)
-	if raw := b.cat.Autodiscover.URL; raw != "" {
-		u, err := url.Parse(raw)
-		if err != nil || u.Hostname() == "" {
-			return fmt.Errorf("%w: autodiscover.url %q: no host", ErrBadCatalog, raw)
-		}
-		h, err := mailconf.NormalizeDomain(u.Hostname())
-		if err != nil {
-			return fmt.Errorf("%w: autodiscover.url: %w", ErrBadCatalog, err)
-		}
-		adHost = dns.Fqdn(h)
-		if p := u.Port(); p != "" {
-			n, err := strconv.ParseUint(p, 10, 16)
-			if err != nil || n == 0 {
-				return fmt.Errorf("%w: autodiscover.url %q: bad port", ErrBadCatalog, raw)
-			}
-			adPort = uint16(n)
-		}
-	}
-	var addrs []netip.Addr
-	for _, a := range cfg.Addresses {
-		ip, err := netip.ParseAddr(a)
-		if err != nil {
-			return fmt.Errorf("%w: dns.addresses: %w", ErrBadCatalog, err)
-		}
-		addrs = append(addrs, ip.Unmap())
-	}
+	weight := *cfg.Weight
+	ad := b.cat.Autodiscover
 	ttl := cfg.TTL
 
 	for _, p := range b.cat.Providers {
 		for _, d := range p.Domains {
-			apex := dns.Fqdn(strings.ToLower(d))
+			apex := d.FQDN()
 			if _, dup := b.set.byApex[apex]; dup {
 				return fmt.Errorf("%w: domain %s configured twice", ErrBadCatalog, d)
 			}
 			z := &Zone{Apex: apex, set: b.set}
 			z.soa = &dns.SOA{
 				Hdr:     dns.RR_Header{Name: apex, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ttl},
-				Ns:      dns.Fqdn(cfg.Nameservers[0]),
+				Ns:      cfg.Nameservers[0].FQDN(),
 				Mbox:    mbox,
 				Refresh: cfg.Refresh,
 				Retry:   cfg.Retry,
@@ -158,17 +126,17 @@ func (b *builder) build() error {
 			// RFC 1034 §4.2.1, RFC 8906 §3.1.1: SOA and NS at every apex.
 			b.add(z.soa)
 			for _, ns := range cfg.Nameservers {
-				b.add(&dns.NS{Hdr: hdr(apex, dns.TypeNS, ttl), Ns: dns.Fqdn(ns)})
+				b.add(&dns.NS{Hdr: hdr(apex, dns.TypeNS, ttl), Ns: ns.FQDN()})
 			}
-			b.addSRVs(apex, p, weight, ttl)
-			if adHost != "" {
+			b.addSRVs(d, p, weight, ttl)
+			if !ad.Host.IsZero() {
 				// MS-OXDSCLI: Outlook builds https://<target>/autodiscover/autodiscover.xml
 				// and ignores the port.
-				b.add(&dns.SRV{Hdr: hdr("_autodiscover._tcp."+apex, dns.TypeSRV, ttl), Port: adPort, Target: adHost})
+				b.add(&dns.SRV{Hdr: hdr(mailconf.ServiceAutodiscover.Owner(d), dns.TypeSRV, ttl), Port: ad.Port, Target: ad.Host.FQDN()})
 			}
-			for _, prefix := range []string{"autoconfig.", "autodiscover."} {
-				for _, ip := range addrs {
-					b.add(addressRR(prefix+apex, ip, ttl))
+			for _, host := range []mailconf.Domain{d.Autoconfig(), d.Autodiscover()} {
+				for _, ip := range cfg.Addresses {
+					b.add(addressRR(host.FQDN(), ip, ttl))
 				}
 			}
 		}
@@ -176,16 +144,12 @@ func (b *builder) build() error {
 	// Nameservers named inside a served zone get their addresses there, so the
 	// delegation is not lame (RFC 1034 §4.2.2: glue in the parent, data in the zone).
 	for name, ips := range cfg.NameserverAddresses {
-		owner := dns.Fqdn(name)
+		owner := name.FQDN()
 		if b.set.zoneOf(owner) == nil {
 			continue
 		}
-		for _, s := range ips {
-			ip, err := netip.ParseAddr(s)
-			if err != nil {
-				return fmt.Errorf("%w: dns.nameserver_addresses: %w", ErrBadCatalog, err)
-			}
-			b.add(addressRR(owner, ip.Unmap(), ttl))
+		for _, ip := range ips {
+			b.add(addressRR(owner, ip, ttl))
 		}
 	}
 	slices.SortFunc(b.set.zones, func(x, y *Zone) int { return strings.Compare(x.Apex, y.Apex) })
@@ -195,7 +159,7 @@ func (b *builder) build() error {
 }
 
 // addSRVs publishes the provider's servers under one domain.
-func (b *builder) addSRVs(apex string, p *mailconf.Provider, weight uint16, ttl uint32) {
+func (b *builder) addSRVs(d mailconf.Domain, p *mailconf.Provider, weight uint16, ttl uint32) {
 	// RFC 6186 §3.4: priority is compared across services, so the preferred
 	// incoming server gets the lowest number whatever its protocol; outgoing
 	// servers are numbered the same way among themselves.
@@ -206,18 +170,18 @@ func (b *builder) addSRVs(apex string, p *mailconf.Provider, weight uint16, ttl 
 				continue
 			}
 			b.add(&dns.SRV{
-				Hdr:      hdr("_"+svc+"._tcp."+apex, dns.TypeSRV, ttl),
+				Hdr:      hdr(svc.Owner(d), dns.TypeSRV, ttl),
 				Priority: uint16(min(10*i, 65535)),
 				Weight:   weight,
 				Port:     uint16(s.Port),
-				Target:   dns.Fqdn(s.Hostname),
+				Target:   s.Hostname.FQDN(),
 			})
 		}
 	}
 	// RFC 6186 §3.4 and RFC 2782: a target of "." says the service is decidedly
 	// not available; clients honour it only when it is the sole record of its set.
 	for _, svc := range p.NotOffered {
-		owner := "_" + svc + "._tcp." + apex
+		owner := svc.Owner(d)
 		if len(b.names[owner][dns.TypeSRV]) > 0 {
 			continue // offered after all (the validator rejects this); never mix
 		}
@@ -395,9 +359,6 @@ func (n *Node) Types() []uint16 {
 	return ts
 }
 
-// SOA returns the zone's SOA record as served at the apex (shared; do not modify).
-func (z *Zone) SOA() *dns.SOA { return z.soa }
-
 // NegativeSOA returns the SOA record that goes in the authority section of NXDOMAIN
 // and NODATA answers, its TTL clamped to the SOA MINIMUM (shared; do not modify).
 func (z *Zone) NegativeSOA() *dns.SOA { return z.negSOA }
@@ -508,11 +469,7 @@ func compareNames(a, b string) int {
 
 // MailboxName turns an email address into the domain-name form of an SOA RNAME
 // (RFC 1035 §8): the local part becomes the first label, its dots escaped.
-func MailboxName(addr string) (string, error) {
-	a, err := mailconf.ParseAddress(addr)
-	if err != nil {
-		return "", fmt.Errorf("%w: hostmaster: %w", ErrBadCatalog, err)
-	}
+func MailboxName(a mailconf.Address) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(a.LocalPart); i++ {
 		c := a.LocalPart[i]
@@ -527,10 +484,10 @@ func MailboxName(addr string) (string, error) {
 		}
 	}
 	b.WriteByte('.')
-	b.WriteString(dns.Fqdn(a.Domain))
+	b.WriteString(a.Domain.FQDN())
 	name := b.String()
 	if _, ok := dns.IsDomainName(name); !ok {
-		return "", fmt.Errorf("%w: hostmaster %q does not fit in a domain name", ErrBadCatalog, addr)
+		return "", fmt.Errorf("%w: hostmaster %q does not fit in a domain name", ErrBadCatalog, a)
 	}
 	return name, nil
 }

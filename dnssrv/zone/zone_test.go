@@ -219,7 +219,11 @@ func TestMailboxName(t *testing.T) {
 		{"host.master@example.net", `host\.master.example.net.`},
 		{"a$b@example.net", `a\$b.example.net.`},
 	} {
-		got, err := MailboxName(c.in)
+		a, err := mailconf.ParseAddress(c.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := MailboxName(a)
 		if err != nil || got != c.want {
 			t.Errorf("MailboxName(%q) = %q, %v; want %q", c.in, got, err, c.want)
 		}
@@ -234,8 +238,13 @@ func TestMailboxName(t *testing.T) {
 			t.Errorf("%q packs to first label %q", got, buf[1:1+l])
 		}
 	}
-	if _, err := MailboxName("not an address"); err == nil {
-		t.Error("bad address accepted")
+	// A 64-byte local part is a valid address but too long for one DNS label (63).
+	long, err := mailconf.ParseAddress(strings.Repeat("a", 64) + "@example.net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MailboxName(long); err == nil {
+		t.Error("a mailbox too long for a domain name was accepted")
 	}
 }
 
