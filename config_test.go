@@ -162,7 +162,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestDefault pins the built-in QQ Mail provider to the values in qq-mail.md.
+// TestDefault pins the built-in QQ Mail provider to the values in docs/qq-mail.md.
 func TestDefault(t *testing.T) {
 	cat, err := Default()
 	if err != nil {

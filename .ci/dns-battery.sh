@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The dig/kdig battery of the DNS reference (issue 4), run against a running
+# The dig/kdig battery for the behaviour in docs/dns.md, run against a running
 # mailconf DNS server by independent clients. Exits non-zero on any mismatch.
 #
 # Usage: .ci/dns-battery.sh ADDR PORT [PROFILE]

@@ -2,7 +2,7 @@ package autoconfig
 
 // Test parsers that read an autoconfig document the way the strictest real clients do,
 // so golden files and live responses are checked against their rules, not ours.
-// Rules: the project's autoconfig reference, §5.2 (from thunderbird-android
+// Rules: docs/clients.md, "What clients reject" (from thunderbird-android
 // RealAutoconfigParser.kt and comm-central readFromXML.sys.mjs).
 
 import (

@@ -372,7 +372,7 @@ func settingsOf(t testing.TB, b []byte) settings {
 }
 
 // checkLogins asserts that every Protocol's LoginName is the provider's username
-// pattern expanded for addr, as mailconf.ExpandUsername does.
+// pattern expanded for addr.
 func checkLogins(t testing.TB, cat *mailconf.Catalog, s settings, address string) {
 	t.Helper()
 	addr, err := mailconf.ParseAddress(address)

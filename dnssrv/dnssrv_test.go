@@ -21,7 +21,7 @@ import (
 	"github.com/mailconf/mailconf"
 )
 
-// The query table of issue 4's acceptance list. Every case runs over UDP and TCP
+// The query table for the behaviour in docs/dns.md. Every case runs over UDP and TCP
 // against a server on 127.0.0.1:0, and its UDP query also goes through the fast
 // and the general path, which must answer byte for byte alike.
 

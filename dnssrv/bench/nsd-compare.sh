@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Server CPU per query of mailconf's DNS server next to NSD serving the same
-# records, at a fixed query rate (issue 4 acceptance).
+# records, at a fixed query rate.
 #
 # Installs nothing. Needs Go, taskset (util-linux), dig, and:
 #   apt-get install -y nsd dnsperf
@@ -161,7 +161,7 @@ NPID=$!
 PIDS+=("$NPID")
 
 # The dnsperf queries: the three QQ SRV names, an NXDOMAIN and the empty
-# non-terminal (the reference's q.txt).
+# non-terminal.
 printf '_imaps._tcp.qq.com SRV\n_pop3s._tcp.qq.com SRV\n_submissions._tcp.qq.com SRV\nnope.qq.com A\n_tcp.qq.com SRV\n' >"$WORK/q.txt"
 
 # Wait for both, then check that they give the same answers.
