@@ -10,7 +10,7 @@ import (
 	"golang.org/x/net/idna"
 )
 
-// Errors returned by ParseAddress and NormalizeDomain; callers branch on them with errors.Is.
+// Errors returned by ParseAddress and ParseDomain; callers branch on them with errors.Is.
 var (
 	ErrBadAddress = errors.New("mailconf: invalid email address")
 	ErrBadDomain  = errors.New("mailconf: invalid domain name")
@@ -53,7 +53,7 @@ func (a *Address) UnmarshalText(b []byte) error {
 
 // ParseAddress parses an addr-spec: a dot-atom or quoted-string local part
 // (RFC 5322 §3.4.1, with UTF-8 allowed as in RFC 6531), an @, and a domain that
-// NormalizeDomain accepts.
+// ParseDomain accepts.
 func ParseAddress(s string) (Address, error) {
 	if len(s) > maxAddressLen {
 		return Address{}, fmt.Errorf("%w: longer than %d bytes", ErrBadAddress, maxAddressLen)

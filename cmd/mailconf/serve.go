@@ -22,7 +22,6 @@ import (
 	"github.com/mailconf/mailconf/autodiscover"
 	"github.com/mailconf/mailconf/dnssrv"
 	"github.com/mailconf/mailconf/httpserver"
-	"github.com/mailconf/mailconf/internal/fastlog"
 	"github.com/mailconf/mailconf/internal/logbuf"
 )
 
@@ -315,13 +314,12 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
 	}
-	// fastlog writes the same lines as slog's text and JSON handlers, faster: one per
-	// request is cheap enough.
+	opts := &slog.HandlerOptions{Level: lv}
 	switch strings.ToLower(format) {
 	case "text":
-		return slog.New(fastlog.New(w, false, lv)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(fastlog.New(w, true, lv)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("-log-format %q: want text or json", format)
 }

@@ -10,6 +10,7 @@
 #   SERVER_CPU=0 CLIENT_CPU=1 (taskset CPUs: servers on one, dnsperf on the other)
 #   SERVER=auto|mailconf|tool: auto runs `mailconf serve -http '' -admin ''
 #   -dns ...` built from ./cmd/mailconf when it builds, else a throwaway server.
+#   MAILCONF_BIN=path: a built mailconf to measure instead of building one.
 #
 # Both serve the built-in catalog (qq.com, foxmail.com). The zone files NSD loads
 # are written by dnssrv/zone from that catalog, so the records are the same. NSD
@@ -117,7 +118,9 @@ mapfile -t ZONES < <("$WORK/tool/tool" -zones "$WORK/zones")
 
 SERVE=("$WORK/tool/tool" -dns "127.0.0.1:$PORT_MAILCONF")
 if [[ $SERVER != tool ]]; then
-	if (cd "$ROOT" && go build -o "$WORK/mailconf" ./cmd/mailconf) 2>"$WORK/build.log"; then
+	if [[ -n ${MAILCONF_BIN:-} ]]; then
+		SERVE=("$MAILCONF_BIN" serve -http '' -admin '' -log-level warn -dns "127.0.0.1:$PORT_MAILCONF")
+	elif (cd "$ROOT" && go build -o "$WORK/mailconf" ./cmd/mailconf) 2>"$WORK/build.log"; then
 		SERVE=("$WORK/mailconf" serve -http '' -admin '' -log-level warn -dns "127.0.0.1:$PORT_MAILCONF")
 	elif [[ $SERVER == mailconf ]]; then
 		cat "$WORK/build.log" >&2
