@@ -605,7 +605,8 @@ func TestMalformed(t *testing.T) {
 		t.Fatal(err)
 	}
 	headerOnly := []byte{0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-	for _, c := range []struct {
+	sections := sectionCases(t)
+	for _, c := range append([]struct {
 		name      string
 		pkt       []byte
 		wantRcode int // -1: no reply
@@ -620,7 +621,7 @@ func TestMalformed(t *testing.T) {
 		{"compression loop", []byte{0, 11, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1}, dns.RcodeFormatError},
 		{"shorter than a header", []byte{1, 2, 3}, -1},
 		{"empty", []byte{}, -1},
-	} {
+	}, sections...) {
 		t.Run(c.name, func(t *testing.T) {
 			check := func(network string, reply []byte) {
 				t.Helper()
@@ -658,6 +659,49 @@ func TestMalformed(t *testing.T) {
 				t.Fatal("the server stopped answering over TCP")
 			}
 		})
+	}
+}
+
+// sectionCases are queries with records where a query may carry none, which NSD
+// answers FORMERR (query.c, query_process): a record in the answer or the authority
+// section, an OPT there, two OPTs, a record other than OPT and TSIG in the additional
+// section. An IXFR's SOA in the authority section is allowed (RFC 1995 §3).
+func sectionCases(t testing.TB) []struct {
+	name      string
+	pkt       []byte
+	wantRcode int
+} {
+	a := &dns.A{Hdr: dns.RR_Header{Name: "qq.com.", Rrtype: dns.TypeA, Class: dns.ClassINET}, A: []byte{192, 0, 2, 1}}
+	opt := func() *dns.OPT {
+		o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		o.SetUDPSize(1232)
+		return o
+	}
+	soa := &dns.SOA{Hdr: dns.RR_Header{Name: "qq.com.", Rrtype: dns.TypeSOA, Class: dns.ClassINET}, Ns: "a.", Mbox: "b.", Serial: 1}
+	msg := func(id uint16, qtype uint16, f func(m *dns.Msg)) []byte {
+		m := new(dns.Msg)
+		m.Id = id
+		m.Question = []dns.Question{{Name: "qq.com.", Qtype: qtype, Qclass: dns.ClassINET}}
+		f(m)
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	return []struct {
+		name      string
+		pkt       []byte
+		wantRcode int
+	}{
+		{"record in the answer section", msg(21, dns.TypeSOA, func(m *dns.Msg) { m.Answer = []dns.RR{a} }), dns.RcodeFormatError},
+		{"record in the authority section", msg(22, dns.TypeSOA, func(m *dns.Msg) { m.Ns = []dns.RR{a} }), dns.RcodeFormatError},
+		{"OPT in the answer section", msg(23, dns.TypeSOA, func(m *dns.Msg) { m.Answer = []dns.RR{opt()} }), dns.RcodeFormatError},
+		{"OPT in the authority section", msg(24, dns.TypeSOA, func(m *dns.Msg) { m.Ns = []dns.RR{opt()} }), dns.RcodeFormatError},
+		{"two OPTs", msg(25, dns.TypeSOA, func(m *dns.Msg) { m.Extra = []dns.RR{opt(), opt()} }), dns.RcodeFormatError},
+		{"A record in the additional section", msg(26, dns.TypeSOA, func(m *dns.Msg) { m.Extra = []dns.RR{a} }), dns.RcodeFormatError},
+		{"records in every section", msg(27, dns.TypeSRV, func(m *dns.Msg) { m.Answer, m.Ns, m.Extra = []dns.RR{a}, []dns.RR{soa}, []dns.RR{opt()} }), dns.RcodeFormatError},
+		{"IXFR with its SOA in the authority section", msg(28, dns.TypeIXFR, func(m *dns.Msg) { m.Ns = []dns.RR{soa} }), dns.RcodeRefused},
 	}
 }
 
@@ -799,4 +843,47 @@ func mustPack(t testing.TB, q query) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestAmplification measures, for the example configuration, the largest answer to
+// the smallest query for every name and type served (with and without EDNS), and
+// keeps the worst ratio bounded: apex answers stay minimal (no additional section for
+// NS), and response rate limiting covers the rest.
+func TestAmplification(t *testing.T) {
+	cat, err := mailconf.Load("../deploy/mailconf.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cat, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := s.answers.Load()
+	worst, worstWhat := 0.0, ""
+	for _, n := range a.zones.Nodes() {
+		for _, qt := range append(n.Types(), dns.TypeANY, dns.TypeNS, dns.TypeTXT) {
+			for _, edns := range []bool{false, true} {
+				q := new(dns.Msg)
+				q.SetQuestion(n.Name, qt)
+				if edns {
+					q.SetEdns0(4096, true)
+				}
+				pkt, err := q.Pack()
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp, err := a.serveRaw(pkt, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r := float64(len(resp)) / float64(len(pkt)); r > worst {
+					worst, worstWhat = r, fmt.Sprintf("%s %s (EDNS %v): %d bytes for %d", n.Name, dns.TypeToString[qt], edns, len(resp), len(pkt))
+				}
+			}
+		}
+	}
+	t.Logf("worst amplification for deploy/mailconf.example.yaml: %.1fx, %s", worst, worstWhat)
+	if worst > 10 {
+		t.Errorf("worst amplification %.1fx: %s", worst, worstWhat)
+	}
 }

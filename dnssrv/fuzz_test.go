@@ -17,8 +17,8 @@ var (
 // TCP limits). Neither may panic; the general path may only fail to answer, never
 // err; whatever the fast path answers must be what the general path answers, byte
 // for byte; and every answer must parse, carry the query's ID and be a response.
-// The seed corpus (testdata/fuzz/FuzzServe) holds the queries of the acceptance
-// table and malformed packets.
+// The seed corpus holds the queries of the query table, queries with records in the
+// wrong sections (sectionCases) and malformed packets (testdata/fuzz/FuzzServe).
 func FuzzServe(f *testing.F) {
 	fuzzOnce.Do(func() {
 		s, err := New(testCatalog(f), nil)
@@ -36,6 +36,9 @@ func FuzzServe(f *testing.F) {
 			}
 			f.Add(b)
 		}
+	}
+	for _, c := range sectionCases(f) {
+		f.Add(c.pkt)
 	}
 	out := make([]byte, ednsUDPSize)
 	f.Fuzz(func(t *testing.T, pkt []byte) {

@@ -163,6 +163,10 @@ func (a *answers) reply(req *dns.Msg) (*dns.Msg, int) {
 		m.Question = nil
 		return m, limit
 	}
+	if !querySections(req) {
+		m.Rcode = dns.RcodeFormatError
+		return m, limit
+	}
 	q := req.Question[0]
 	name := lowerASCII(q.Name) // RFC 4343 §3: match without regard to ASCII case
 	m.Question[0].Name = name
@@ -178,6 +182,28 @@ func (a *answers) reply(req *dns.Msg) (*dns.Msg, int) {
 		fill(m, a.zones.Lookup(name, q.Qtype))
 	}
 	return m, limit
+}
+
+// querySections reports whether a query's record sections hold only what a query may
+// carry, as NSD requires (query.c, query_process): nothing in the answer section,
+// nothing in the authority section but an IXFR's SOA (RFC 1995 §3), and in the
+// additional section one OPT (RFC 6891 §6.1.1) and one TSIG, last (RFC 8945 §5.1).
+func querySections(req *dns.Msg) bool {
+	if len(req.Answer) > 0 || len(req.Ns) > 0 && req.Question[0].Qtype != dns.TypeIXFR {
+		return false
+	}
+	for i, rr := range req.Extra {
+		switch rr.(type) {
+		case *dns.OPT:
+		case *dns.TSIG:
+			if i != len(req.Extra)-1 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // isTransfer reports whether qtype asks for a zone transfer. The fast path leaves

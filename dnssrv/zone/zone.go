@@ -251,9 +251,13 @@ func (b *builder) assign() {
 	}
 	for _, n := range s.nodes {
 		n.extra = map[uint16][]dns.RR{}
-		for t, rrs := range n.rrsets {
+		// Only SRV answers carry their targets' addresses (RFC 2782 urges it). NS answers
+		// stay minimal, as with NSD's minimal-responses: the addresses of in-zone name
+		// servers are answered when asked for, and a small NS query cannot draw a large
+		// answer from a long name server list.
+		if rrs := n.rrsets[dns.TypeSRV]; len(rrs) > 0 {
 			if x := s.additional(rrs); len(x) > 0 {
-				n.extra[t] = x
+				n.extra[dns.TypeSRV] = x
 			}
 		}
 	}
