@@ -152,6 +152,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			delete(r.Header, k)
 		}
 	}
+	if len(r.TransferEncoding) > 0 {
+		// RFC 9112 §6.1: a request with both Transfer-Encoding and Content-Length must
+		// be answered and the connection closed (it may be an attempt at smuggling).
+		// net/http drops the Content-Length before a handler sees it, so every request
+		// with a Transfer-Encoding gets its connection closed; real clients send a
+		// Content-Length and keep theirs.
+		w.Header()["Connection"] = connectionClose
+	}
 	if pol.limiter != nil && !pol.limiter.allow(pol.clientIP(r), start) {
 		lw.Header()["Retry-After"] = retryAfter
 		http.Error(lw, "429 Too Many Requests", http.StatusTooManyRequests)
@@ -164,7 +172,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // forwardingHeaders are the headers in which a proxy describes the client's connection.
 var forwardingHeaders = []string{"X-Forwarded-For", "X-Real-Ip", "X-Forwarded-Proto", "X-Forwarded-Protocol", "X-Forwarded-Ssl", "X-Url-Scheme", "Forwarded"}
 
-var retryAfter = []string{"1"}[:1:1]
+var (
+	retryAfter      = []string{"1"}[:1:1]
+	connectionClose = []string{"close"}[:1:1]
+)
 
 func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
 	if p := recover(); p != nil {
@@ -172,7 +183,7 @@ func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
 			panic(p)
 		}
 		h.log.LogAttrs(r.Context(), slog.LevelError, "http handler panic",
-			slog.String("path", logPath(r.URL)), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+			slog.String("path", h.logPath(r.URL)), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
 		if !lw.wroteHeader {
 			http.Error(lw, "internal error", http.StatusInternalServerError)
 		}
@@ -188,7 +199,7 @@ func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
 		rec := slog.NewRecord(end, slog.LevelInfo, "http", 0)
 		rec.AddAttrs(
 			slog.String("method", r.Method),
-			slog.String("path", logPath(r.URL)),
+			slog.String("path", h.logPath(r.URL)),
 			slog.Int("status", lw.status),
 			slog.Duration("duration", d),
 			slog.String("domain", lw.domain),
@@ -206,25 +217,38 @@ func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
 // maxLoggedPath bounds how much of a path is logged.
 const maxLoggedPath = 200
 
-// logPath returns the request path fit for the log: escaped, segments that hold an
-// address (decoded, so %40 counts too) replaced, and long paths cut.
-func logPath(u *url.URL) string {
+// logPath returns the request path fit for the log: escaped and cut when long. A path
+// that may hold an address, in any encoding (a raw "@", %40, %2540, ...), is logged
+// only up to the fixed part of the route it matches, "/" elsewhere, then "{address}":
+// an address split by "/" or encoded "/" leaves none of its parts behind.
+func (h *Handler) logPath(u *url.URL) string {
 	p := u.EscapedPath()
-	if strings.IndexByte(u.Path, '@') >= 0 {
-		segs := strings.Split(u.Path, "/")
-		for i, s := range segs {
-			if strings.IndexByte(s, '@') >= 0 {
-				segs[i] = "{address}"
-			} else {
-				segs[i] = url.PathEscape(s)
-			}
-		}
-		p = strings.Join(segs, "/")
+	if mayHoldAddress(p) {
+		return h.endpoints.fixedPart(u.Path) + "{address}"
 	}
 	if len(p) > maxLoggedPath {
 		p = p[:maxLoggedPath] + "..."
 	}
 	return p
+}
+
+// mayHoldAddress reports whether s, decoded any number of times, holds an "@". Text
+// that stops decoding cleanly on the way counts as holding one.
+func mayHoldAddress(s string) bool {
+	for range 8 {
+		if strings.IndexByte(s, '@') >= 0 {
+			return true
+		}
+		if strings.IndexByte(s, '%') < 0 {
+			return false
+		}
+		d, err := url.PathUnescape(s)
+		if err != nil {
+			return true
+		}
+		s = d
+	}
+	return true
 }
 
 // loggingWriter records the status and the resolved domain of one response.

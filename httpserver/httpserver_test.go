@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -116,19 +117,30 @@ func TestAnyCase(t *testing.T) {
 }
 
 func TestLogPath(t *testing.T) {
+	h := New(Options{}, protocolsLike)
 	for in, want := range map[string]string{
-		"/v1.1/qq.com": "/v1.1/qq.com",
+		"/v1.1/qq.com":          "/v1.1/qq.com",
+		"/mail/config-v1.1.xml": "/mail/config-v1.1.xml",
+		"/v1.1/%3Cscript%3E":    "/v1.1/%3Cscript%3E",
 		"/autodiscover/autodiscover.json/v1.0/user@qq.com":   "/autodiscover/autodiscover.json/v1.0/{address}",
 		"/autodiscover/autodiscover.json/v1.0/user%40qq.com": "/autodiscover/autodiscover.json/v1.0/{address}",
-		"/x/secret.user%40qq.com/y%20z":                      "/x/{address}/y%20z",
-		"/v1.1/%3Cscript%3E":                                 "/v1.1/%3Cscript%3E",
-		"/" + strings.Repeat("a", 300):                       "/" + strings.Repeat("a", maxLoggedPath-1) + "...",
+		// An address split by an encoded or a raw "/" leaves no part behind.
+		"/autodiscover/autodiscover.json/v1.0/first%2Flast@example.com": "/autodiscover/autodiscover.json/v1.0/{address}",
+		"/autodiscover/autodiscover.json/v1.0/first/last@example.com":   "/autodiscover/autodiscover.json/v1.0/{address}",
+		// Encoded twice or more.
+		"/autodiscover/autodiscover.json/v1.0/zq7probe%2540qq.com":   "/autodiscover/autodiscover.json/v1.0/{address}",
+		"/autodiscover/autodiscover.json/v1.0/zq7probe%252540qq.com": "/autodiscover/autodiscover.json/v1.0/{address}",
+		"/v1.1/zq7probe%2540qq.com":                                  "/v1.1/{address}",
+		"/x/secret.user%40qq.com/y%20z":                              "/{address}",
+		"/x/zq7probe%25zz%2540":                                      "/{address}",
+		"/" + strings.Repeat("a", 300):                               "/" + strings.Repeat("a", maxLoggedPath-1) + "...",
 	} {
 		u, err := url.Parse(in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := logPath(u); got != want {
+		h.endpoints.canonicalize(u)
+		if got := h.logPath(u); got != want {
 			t.Errorf("logPath(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -389,5 +401,51 @@ func TestQueryParam(t *testing.T) {
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("QueryParam(%q, %q) = %q, %v; want %q, %v", tc.raw, tc.name, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// TestContentLengthAndTransferEncoding: a request with both is answered, then its
+// connection closed (RFC 9112 §6.1); a request with a Content-Length alone keeps its
+// connection.
+func TestContentLengthAndTransferEncoding(t *testing.T) {
+	h := New(Options{}, routes{{Methods: []string{http.MethodPost}, Path: "/post", Endpoint: "post", Handler: func(c echo.Context) error {
+		b, _ := io.ReadAll(c.Request().Body)
+		return c.String(200, string(b))
+	}}})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	send := func(req string) (*http.Response, net.Conn, *bufio.Reader) {
+		t.Helper()
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(conn, req)
+		r := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp, conn, r
+	}
+	resp, conn, r := send("POST /post HTTP/1.1\r\nHost: a\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+	defer conn.Close()
+	if resp.StatusCode != 200 || !resp.Close {
+		t.Errorf("CL+TE: status %d, Connection close %v", resp.StatusCode, resp.Close)
+	}
+	if _, err := r.ReadByte(); err != io.EOF {
+		t.Errorf("CL+TE: the connection stayed open (%v)", err)
+	}
+	resp, conn2, r2 := send("POST /post HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+	defer conn2.Close()
+	if resp.StatusCode != 200 || resp.Close {
+		t.Errorf("CL alone: status %d, Connection close %v", resp.StatusCode, resp.Close)
+	}
+	io.WriteString(conn2, "POST /post HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi")
+	if resp, err := http.ReadResponse(r2, nil); err != nil || resp.StatusCode != 200 {
+		t.Errorf("CL alone: the connection was not kept for a second request (%v)", err)
 	}
 }

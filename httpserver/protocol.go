@@ -96,6 +96,17 @@ func (t *endpointTable) label(path string) string {
 	return EndpointOther
 }
 
+// fixedPart returns the fixed part of the route path (a canonicalized request path)
+// matches when that route takes a parameter ("/v1.1/"), else "/".
+func (t *endpointTable) fixedPart(path string) string {
+	for i := range t.prefixes {
+		if p := &t.prefixes[i]; !p.static && p.match(path) {
+			return p.fixed
+		}
+	}
+	return "/"
+}
+
 // canonicalize rewrites u's path in place to the declared spelling when it matches an
 // AnyCase route in another letter case; other paths are left alone, without allocating.
 // Only the fixed part is folded: a parameter after it (an address) keeps its case.
