@@ -49,6 +49,21 @@ type HTTPConfig struct {
 	// RateBurst is how many requests above RateLimit a client may make at once.
 	// Default: twice RateLimit (at least 1) when RateLimit is set.
 	RateBurst int `yaml:"rate_burst,omitempty"`
+
+	// MaxConnections is the most connections the HTTP listener, and the HTTPS listener,
+	// each hold at once. At the cap the longest-idle connection is closed to make
+	// room; with none idle, a new connection is closed at once. Default 4096.
+	MaxConnections int `yaml:"max_connections,omitempty"`
+
+	// MaxConnectionsPerClient is the most connections one client address (IPv6: one
+	// /64) holds on each listener; trusted proxies are exempt. At the cap the client's
+	// own longest-idle connection makes room. Default 64.
+	MaxConnectionsPerClient int `yaml:"max_connections_per_client,omitempty"`
+
+	// AdminMaxConnections is the admin listener's own cap (/metrics, /healthz,
+	// /readyz), so operators can scrape and probe whatever the other listeners carry;
+	// a quarter of it per client address. Default 64.
+	AdminMaxConnections int `yaml:"admin_max_connections,omitempty"`
 }
 
 // TLSConfig configures the HTTPS listener's certificates: either files or ACME.
@@ -156,6 +171,14 @@ type DNSConfig struct {
 	// ServerID, when set, answers CHAOS TXT id.server and hostname.bind; otherwise
 	// those queries are REFUSED.
 	ServerID string `yaml:"server_id,omitempty"`
+
+	// TCPMaxConnections is the most DNS-over-TCP connections held at once. At the cap
+	// the longest-idle connection is closed to make room. Default 1024.
+	TCPMaxConnections int `yaml:"tcp_max_connections,omitempty"`
+
+	// TCPMaxConnectionsPerClient is the most DNS-over-TCP connections one client
+	// address (IPv6: one /64) holds. Default 32.
+	TCPMaxConnectionsPerClient int `yaml:"tcp_max_connections_per_client,omitempty"`
 }
 
 // URL is an absolute http or https URL from the configuration, parsed once.
@@ -224,24 +247,66 @@ func cloneProvider(p Provider) Provider {
 	return p
 }
 
-// Load reads, parses and validates the configuration file at path.
+// MaxConfigSize is the largest configuration file Load reads, in bytes.
+const MaxConfigSize = 16 << 20
+
+// ErrNotRegular is returned by Load for a path that is not a regular file (a FIFO, a
+// device, a directory): reading one could block or never end.
+var ErrNotRegular = errors.New("config: not a regular file")
+
+// Load reads, parses and validates the configuration file at path. It refuses, before
+// reading anything, a path that is not a regular file and a file larger than
+// MaxConfigSize.
 func Load(path string) (*Catalog, error) {
-	f, err := os.Open(path)
+	data, err := ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if len(data) > maxConfigSize {
-		return nil, fmt.Errorf("config: %s is larger than %d bytes", path, maxConfigSize)
+		return nil, err
 	}
 	return Parse(path, data)
 }
 
-const maxConfigSize = 16 << 20
+// ReadFile reads a file of the configuration with the checks Load applies.
+func ReadFile(path string) ([]byte, error) {
+	// Opening a FIFO for reading blocks until a writer appears; a non-blocking open
+	// returns at once, and the file's type is checked before anything is read.
+	f, err := openNonBlocking(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is a %s", ErrNotRegular, path, fileKind(st.Mode()))
+	}
+	if st.Size() > MaxConfigSize {
+		return nil, fmt.Errorf("config: %s has %d bytes, more than the %d allowed", path, st.Size(), MaxConfigSize)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if len(data) > MaxConfigSize {
+		return nil, fmt.Errorf("config: %s grew past %d bytes while being read", path, MaxConfigSize)
+	}
+	return data, nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	case m&os.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
+}
 
 // Parse parses and validates a configuration; name is the file name used in
 // messages. A configuration with problems returns a *ProblemList listing every one.

@@ -78,7 +78,16 @@ func (v *validator) errorCount() int {
 	return n
 }
 
+// maxProblems bounds the problems reported for one file; a file with more is mostly
+// not a configuration.
+const maxProblems = 100
+
 func (v *validator) result() error {
+	if len(v.problems) > maxProblems {
+		more := len(v.problems) - maxProblems
+		ps := append(v.problems[:maxProblems:maxProblems], Problem{File: v.file, Message: fmt.Sprintf("and %d more problems", more)})
+		return &ProblemList{Problems: ps}
+	}
 	return &ProblemList{Problems: v.problems}
 }
 
@@ -200,7 +209,10 @@ func kindOf(t reflect.Type) decodeKind {
 // parse is left at its zero value.
 func (v *validator) decode(n *yaml.Node, path string, out reflect.Value) {
 	if n.Kind == yaml.AliasNode {
-		n = n.Alias
+		// An alias repeats a subtree without its bytes: a small file can stand for an
+		// enormous configuration. None is needed, so none is followed.
+		v.fail(path, "YAML aliases (*%s) are not allowed: write the value out", n.Value)
+		return
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return
@@ -723,6 +735,8 @@ func (v *validator) checkDNS(d *DNSConfig, providers []*Provider) {
 		w := uint16(defaultWeight)
 		d.Weight = &w
 	}
+	v.positive("dns.tcp_max_connections", &d.TCPMaxConnections, defaultTCPMaxConnections)
+	v.positive("dns.tcp_max_connections_per_client", &d.TCPMaxConnectionsPerClient, defaultTCPMaxPerClient)
 	for _, f := range []struct{ name, val string }{{"dns.version", d.Version}, {"dns.server_id", d.ServerID}} {
 		if len(f.val) > 255 || strings.ContainsFunc(f.val, func(r rune) bool { return r < 0x20 || r >= 0x7f }) {
 			v.add(f.name, "at most 255 printable ASCII characters")
@@ -738,6 +752,26 @@ func unwrapMsg(err error) string {
 	return s
 }
 
+// Connection caps (see HTTPConfig and DNSConfig). About 10 KiB per idle HTTP
+// connection: 4096 of them stay well inside the 128 MiB the Kubernetes manifest allows.
+const (
+	defaultMaxConnections          = 4096
+	defaultMaxConnectionsPerClient = 64
+	defaultAdminMaxConnections     = 64
+	defaultTCPMaxConnections       = 1024
+	defaultTCPMaxPerClient         = 32
+)
+
+// positive checks a count that must be at least 1, filling in def when it is 0.
+func (v *validator) positive(path string, p *int, def int) {
+	switch {
+	case *p < 0:
+		v.add(path, "%d: want 1 or more (leave it out for the default, %d)", *p, def)
+	case *p == 0:
+		*p = def
+	}
+}
+
 func (v *validator) checkHTTP(h *HTTPConfig) {
 	if h.RateLimit < 0 {
 		v.add("http.rate_limit", "want requests per second, 0 (no limit) or more")
@@ -748,6 +782,9 @@ func (v *validator) checkHTTP(h *HTTPConfig) {
 	if h.RateLimit > 0 && h.RateBurst == 0 {
 		h.RateBurst = max(1, int(2*h.RateLimit))
 	}
+	v.positive("http.max_connections", &h.MaxConnections, defaultMaxConnections)
+	v.positive("http.max_connections_per_client", &h.MaxConnectionsPerClient, defaultMaxConnectionsPerClient)
+	v.positive("http.admin_max_connections", &h.AdminMaxConnections, defaultAdminMaxConnections)
 }
 
 func (v *validator) checkTLS(t *TLSConfig) {

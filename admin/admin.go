@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -13,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mailconf/mailconf/internal/connlimit"
 )
 
 // Metrics holds every series mailconf exports. Labels are bounded: endpoint names are a
@@ -28,6 +31,8 @@ type Metrics struct {
 	lastReload   prometheus.Gauge
 	certExpiry   *prometheus.GaugeVec // name
 	buildInfo    *prometheus.GaugeVec
+	limits       *prometheus.GaugeVec // name
+	conns        *connCollector
 
 	durs map[string]prometheus.Observer // endpoint -> histogram, resolved once; read-only
 }
@@ -71,7 +76,12 @@ func NewMetrics(version string, endpoints []string) *Metrics {
 			Name: "mailconf_build_info",
 			Help: "Always 1; labels say which build is running.",
 		}, []string{"version", "goversion"}),
-		durs: map[string]prometheus.Observer{},
+		limits: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mailconf_limit",
+			Help: "Limits in force, by name: the configuration key, or the built-in limit's name.",
+		}, []string{"name"}),
+		conns: newConnCollector(),
+		durs:  map[string]prometheus.Observer{},
 	}
 	goVersion := ""
 	if info, ok := debug.ReadBuildInfo(); ok {
@@ -84,7 +94,7 @@ func NewMetrics(version string, endpoints []string) *Metrics {
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
 	r.MustRegister(m.httpRequests, m.httpDuration, m.dnsQueries, m.reloads, m.configInfo,
-		m.lastReload, m.certExpiry, m.buildInfo,
+		m.lastReload, m.certExpiry, m.buildInfo, m.limits, m.conns,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -180,6 +190,79 @@ func (m *Metrics) ConfigFailed() {
 // CertificateExpiry records when the certificate served for name expires.
 func (m *Metrics) CertificateExpiry(name string, notAfter time.Time) {
 	m.certExpiry.WithLabelValues(name).Set(float64(notAfter.Unix()))
+}
+
+// SetLimits records the limits in force, by name; a reload replaces them all.
+func (m *Metrics) SetLimits(limits map[string]float64) {
+	m.limits.Reset()
+	for name, v := range limits {
+		m.limits.WithLabelValues(name).Set(v)
+	}
+}
+
+// ConnLimited is a listener whose connections are capped and counted
+// (*connlimit.Listener).
+type ConnLimited interface {
+	Stats() connlimit.Stats
+	Limits() connlimit.Limits
+}
+
+// AddListener exports a listener's connection counts and caps under its name (http,
+// https, admin, dns-tcp).
+func (m *Metrics) AddListener(name string, l ConnLimited) {
+	m.conns.mu.Lock()
+	defer m.conns.mu.Unlock()
+	m.conns.listeners = append(m.conns.listeners, namedListener{name, l})
+}
+
+type namedListener struct {
+	name string
+	l    ConnLimited
+}
+
+// connCollector reads the listeners' counts when /metrics is scraped.
+type connCollector struct {
+	open, limit, refused, shed, acceptErrors *prometheus.Desc
+
+	mu        sync.Mutex
+	listeners []namedListener
+}
+
+func newConnCollector() *connCollector {
+	return &connCollector{
+		open: prometheus.NewDesc("mailconf_connections",
+			"Connections held now, by listener.", []string{"listener"}, nil),
+		limit: prometheus.NewDesc("mailconf_connections_limit",
+			"Connection caps in force, by listener and scope (total, or per_client address).", []string{"listener", "scope"}, nil),
+		refused: prometheus.NewDesc("mailconf_connections_refused_total",
+			"Connections closed on arrival because a cap was reached and no idle connection could make room, by listener and cap (total, per_client).", []string{"listener", "reason"}, nil),
+		shed: prometheus.NewDesc("mailconf_connections_shed_total",
+			"Idle connections closed to make room for new ones, by listener.", []string{"listener"}, nil),
+		acceptErrors: prometheus.NewDesc("mailconf_accept_errors_total",
+			"Errors accepting connections (such as too many open files), by listener.", []string{"listener"}, nil),
+	}
+}
+
+func (c *connCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.open, c.limit, c.refused, c.shed, c.acceptErrors} {
+		ch <- d
+	}
+}
+
+func (c *connCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	ls := slices.Clone(c.listeners)
+	c.mu.Unlock()
+	for _, nl := range ls {
+		s, lim := nl.l.Stats(), nl.l.Limits()
+		ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(s.Open), nl.name)
+		ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(lim.Total), nl.name, "total")
+		ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(lim.PerClient), nl.name, "per_client")
+		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.RefusedTotal), nl.name, "total")
+		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.RefusedClient), nl.name, "per_client")
+		ch <- prometheus.MustNewConstMetric(c.shed, prometheus.CounterValue, float64(s.Shed), nl.name)
+		ch <- prometheus.MustNewConstMetric(c.acceptErrors, prometheus.CounterValue, float64(s.AcceptErrors), nl.name)
+	}
 }
 
 // Readiness tracks whether the server is ready to take traffic: configuration loaded

@@ -38,8 +38,8 @@ const (
 
 // Request body limits.
 const (
-	// maxBodySize is the largest POST body read; one byte more is read to detect overflow.
-	maxBodySize = 64 << 10
+	// MaxBodySize is the largest POST body read; one byte more is read to detect overflow.
+	MaxBodySize = 64 << 10
 	// defaultBodyReadTimeout bounds how long a client may take to send its body.
 	defaultBodyReadTimeout = 10 * time.Second
 )

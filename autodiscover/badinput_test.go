@@ -135,10 +135,10 @@ func TestPOXBodyLimit(t *testing.T) {
 		size     int
 		wantCode string
 	}{
-		{maxBodySize - 1, ""},
-		{maxBodySize, ""},
-		{maxBodySize + 1, "600"},
-		{maxBodySize + 4096, "600"},
+		{MaxBodySize - 1, ""},
+		{MaxBodySize, ""},
+		{MaxBodySize + 1, "600"},
+		{MaxBodySize + 4096, "600"},
 	} {
 		t.Run(fmt.Sprint(tc.size), func(t *testing.T) {
 			body := pad(tc.size)
@@ -235,8 +235,8 @@ func TestPOXHugeBody(t *testing.T) {
 
 			runtime.ReadMemStats(&after)
 			// Headers, the 64 KiB + 1 read and bufio's read-ahead (4 KiB) and chunk framing.
-			if n := read.Load(); n > maxBodySize+16<<10 {
-				t.Errorf("server read %d bytes from the connection, want at most %d", n, maxBodySize+16<<10)
+			if n := read.Load(); n > MaxBodySize+16<<10 {
+				t.Errorf("server read %d bytes from the connection, want at most %d", n, MaxBodySize+16<<10)
 			} else {
 				t.Logf("server read %d bytes of a %d-byte request", n, size)
 			}

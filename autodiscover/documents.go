@@ -169,7 +169,7 @@ func (t template) render(s *scratch, f *fill) {
 
 // scratch is the per-request memory, pooled by the Handler.
 type scratch struct {
-	body []byte // POST body, capacity maxBodySize+1
+	body []byte // POST body, capacity MaxBodySize+1
 	out  []byte // response document
 	tmp  []byte // text being escaped
 }

@@ -162,7 +162,7 @@ func (d *documents) isCanonical(c echo.Context) bool {
 	return httpserver.HostDomain(c.Request().Host) == d.urlHost.String() && strings.EqualFold(d.urlPath, PathXML)
 }
 
-// readBody reads at most maxBodySize bytes of the POST body (one more to detect
+// readBody reads at most MaxBodySize bytes of the POST body (one more to detect
 // overflow) into s.body, within h.bodyReadTimeout.
 func (h *Handler) readBody(c echo.Context, s *scratch) ([]byte, error) {
 	r := c.Request()
@@ -172,7 +172,7 @@ func (h *Handler) readBody(c echo.Context, s *scratch) ([]byte, error) {
 	if srv, ok := r.Context().Value(http.ServerContextKey).(*http.Server); !ok || srv.ReadTimeout <= 0 || srv.ReadTimeout > h.bodyReadTimeout {
 		_ = rc.SetReadDeadline(time.Now().Add(h.bodyReadTimeout))
 	}
-	if r.ContentLength > maxBodySize && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+	if r.ContentLength > MaxBodySize && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
 		// The client waits for 100 Continue before sending; we refuse without asking for it.
 		return nil, errTooLarge
 	}
@@ -181,11 +181,11 @@ func (h *Handler) readBody(c echo.Context, s *scratch) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	body := http.MaxBytesReader(innermost(c.Response().Writer), r.Body, maxBodySize)
-	if cap(s.body) < maxBodySize+1 {
-		s.body = make([]byte, maxBodySize+1)
+	body := http.MaxBytesReader(innermost(c.Response().Writer), r.Body, MaxBodySize)
+	if cap(s.body) < MaxBodySize+1 {
+		s.body = make([]byte, MaxBodySize+1)
 	}
-	n, err := io.ReadFull(body, s.body[:maxBodySize+1])
+	n, err := io.ReadFull(body, s.body[:MaxBodySize+1])
 	switch {
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
 		return s.body[:n], nil

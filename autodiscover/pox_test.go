@@ -324,7 +324,7 @@ func TestNoteDomain(t *testing.T) {
 		}
 	}
 	// The wrapping writer must not defeat the body limit.
-	resp, body := ts.do(t, "POST", PathXML, "", autodiscoverRequest("user@qq.com")+strings.Repeat(" ", maxBodySize))
+	resp, body := ts.do(t, "POST", PathXML, "", autodiscoverRequest("user@qq.com")+strings.Repeat(" ", MaxBodySize))
 	checkXMLHeaders(t, resp)
 	if code := errorOf(t, body); code != "600" {
 		t.Errorf("oversize body through a wrapping writer: error %q, want 600", code)

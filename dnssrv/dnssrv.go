@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"golang.org/x/net/netutil"
 
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/dnssrv/zone"
+	"github.com/mailconf/mailconf/internal/connlimit"
 )
 
 // TCP knobs (RFC 7766).
@@ -25,7 +25,6 @@ const (
 	tcpReadTimeout  = 2 * time.Second  // for the first query on a connection
 	tcpIdleTimeout  = 10 * time.Second // between queries (RFC 7766 §6.2.3: seconds)
 	tcpWriteTimeout = 2 * time.Second
-	maxTCPConns     = 1024 // beyond this, new connections wait in the listen backlog
 )
 
 // Errors returned by Start.
@@ -51,6 +50,7 @@ type Server struct {
 	addr    string
 	udp     *udpListener
 	tcp     *dns.Server
+	tcpConn *connlimit.Listener // caps TCP connections, in total and per client
 	udpDone sync.WaitGroup
 	tcpDone chan struct{}
 }
@@ -65,9 +65,14 @@ func New(cat *mailconf.Catalog, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log}
+	s := &Server{log: log, tcpConn: connlimit.New(nil, tcpLimits(cat))}
 	s.answers.Store(a)
 	return s, nil
+}
+
+// tcpLimits are the TCP connection caps a catalog asks for.
+func tcpLimits(cat *mailconf.Catalog) connlimit.Limits {
+	return connlimit.Limits{Total: cat.DNS.TCPMaxConnections, PerClient: cat.DNS.TCPMaxConnectionsPerClient}
 }
 
 // build turns a catalog into answers, the serial chosen by serial once the zones
@@ -117,10 +122,12 @@ func (s *Server) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
 	if err != nil {
 		return nil, err
 	}
+	limits := tcpLimits(cat)
 	return func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.answers.Store(a)
+		s.tcpConn.SetLimits(limits)
 		if a.zones.Serial() != old.zones.Serial() {
 			s.log.Info("dns: zones updated", slog.Uint64("serial", uint64(a.zones.Serial())), slog.Int("zones", len(a.zones.Zones())))
 		}
@@ -163,8 +170,12 @@ func (s *Server) Start(addr string) error {
 	s.addr = uc.LocalAddr().String()
 
 	started := make(chan struct{})
+	// RFC 7766 §6.2.2: a server may close idle connections to keep resources for new
+	// ones; a client that asked and is waiting for its next question is idle.
+	s.tcpConn.Listener = ln
+	s.tcpConn.IdleAfterWrite = true
 	s.tcp = &dns.Server{
-		Listener:          netutil.LimitListener(ln, maxTCPConns),
+		Listener:          s.tcpConn,
 		Net:               "tcp",
 		Handler:           dns.HandlerFunc(s.serveTCP),
 		MsgAcceptFunc:     acceptMsg,
@@ -223,6 +234,9 @@ func listenBoth(host, port string) (*net.UDPConn, net.Listener, error) {
 
 // Serial returns the SOA serial of the zones being served.
 func (s *Server) Serial() uint32 { return s.answers.Load().zones.Serial() }
+
+// TCPConnections returns the listener that caps TCP connections, for its counts.
+func (s *Server) TCPConnections() *connlimit.Listener { return s.tcpConn }
 
 // Stats returns the counts of answers sent.
 func (s *Server) Stats() *Stats { return &s.stats }

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +24,7 @@ import (
 	"github.com/mailconf/mailconf/autodiscover"
 	"github.com/mailconf/mailconf/dnssrv"
 	"github.com/mailconf/mailconf/httpserver"
+	"github.com/mailconf/mailconf/internal/connlimit"
 	"github.com/mailconf/mailconf/internal/logbuf"
 )
 
@@ -102,8 +105,10 @@ type daemon struct {
 	metrics *admin.Metrics
 	ready   *admin.Readiness
 
-	mu        sync.Mutex // serializes reloads
-	preparers []preparer // in the order they switch
+	mu        sync.Mutex                     // serializes reloads
+	preparers []preparer                     // in the order they switch
+	limits    map[string]connlimit.Limits    // connection caps by listener name
+	listeners map[string]*connlimit.Listener // the capped listeners opened
 
 	http  *httpserver.Handler
 	dns   *dnssrv.Server
@@ -111,7 +116,7 @@ type daemon struct {
 }
 
 func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
-	d := &daemon{flags: f, log: log}
+	d := &daemon{flags: f, log: log, listeners: map[string]*connlimit.Listener{}}
 	conditions := []string{"config"}
 	for name, addr := range map[string]string{"http": f.http, "https": f.https, "dns": f.dns} {
 		if addr != "" {
@@ -160,10 +165,20 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 		RateLimit:      cat.HTTP.RateLimit,
 		RateBurst:      cat.HTTP.RateBurst,
 	}, protocols...)
-	// Trusted proxies and the rate limit follow reloads too.
+	d.limits = listenerLimits(cat)
+	// Trusted proxies, the rate limit and the connection caps follow reloads too.
 	d.preparers = append(d.preparers, preparerFunc(func(cat *mailconf.Catalog) (func(), error) {
-		return func() { d.http.SetClientOptions(cat.HTTP.TrustedProxies, cat.HTTP.RateLimit, cat.HTTP.RateBurst) }, nil
+		limits := listenerLimits(cat)
+		return func() {
+			d.http.SetClientOptions(cat.HTTP.TrustedProxies, cat.HTTP.RateLimit, cat.HTTP.RateBurst)
+			d.limits = limits // d.mu is held by reload
+			for name, l := range d.listeners {
+				l.SetLimits(limits[name])
+			}
+			d.metrics.SetLimits(limitMetrics(cat))
+		}, nil
 	}))
+	d.metrics.SetLimits(limitMetrics(cat))
 	d.metrics.ConfigLoaded(cat.Source, len(cat.Providers), false)
 	d.ready.Set("config", true)
 	log.Info("configuration loaded", slog.String("source", cat.Source),
@@ -193,25 +208,27 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 
 	if d.flags.http != "" {
-		ln, err := net.Listen("tcp", d.flags.http)
+		ln, err := d.listen("http", d.flags.http)
 		if err != nil {
-			return fmt.Errorf("http listener: %w", err)
+			return err
 		}
 		var h http.Handler = d.http
 		if d.certs != nil {
 			h = d.certs.httpHandler(h) // ACME HTTP-01 challenges
 		}
 		srv := httpserver.NewServer(h, d.log)
+		srv.ConnState = ln.ConnState
 		d.listening("http", ln.Addr())
 		serve("http", func() error { return httpserver.Serve(ctx, srv, ln, shutdownGrace) })
 	}
 	if d.flags.https != "" {
-		ln, err := net.Listen("tcp", d.flags.https)
+		ln, err := d.listen("https", d.flags.https)
 		if err != nil {
-			return fmt.Errorf("https listener: %w", err)
+			return err
 		}
 		srv := httpserver.NewServer(d.http, d.log)
 		srv.TLSConfig = d.certs.tlsConfig()
+		srv.ConnState = ln.ConnState // sees the *tls.Conn, which the listener unwraps
 		d.log.Info("listening", slog.String("proto", "https"), slog.String("addr", ln.Addr().String()))
 		// Ready once certificates are loaded or obtained.
 		d.certs.onReady = func() { d.ready.Set("https", true) }
@@ -220,6 +237,9 @@ func (d *daemon) run(ctx context.Context) error {
 		go d.certs.run(ctx)
 	}
 	if d.dns != nil {
+		tcp := d.dns.TCPConnections()
+		tcp.OnAcceptError = d.acceptErrorLogger("dns-tcp")
+		d.metrics.AddListener("dns-tcp", tcp)
 		if err := d.dns.Start(d.flags.dns); err != nil {
 			return fmt.Errorf("dns listener: %w", err)
 		}
@@ -233,19 +253,36 @@ func (d *daemon) run(ctx context.Context) error {
 		})
 	}
 	if d.flags.admin != "" {
-		ln, err := net.Listen("tcp", d.flags.admin)
+		ln, err := d.listen("admin", d.flags.admin)
 		if err != nil {
-			return fmt.Errorf("admin listener: %w", err)
+			return err
 		}
 		srv := httpserver.NewServer(admin.Handler(d.metrics, d.ready), d.log)
+		srv.ConnState = ln.ConnState
 		d.log.Info("listening", slog.String("proto", "admin"), slog.String("addr", ln.Addr().String()))
 		serve("admin", func() error { return httpserver.Serve(ctx, srv, ln, shutdownGrace) })
 	}
 
+	// Reloads run beside this loop, one at a time: a reload that hangs (a configuration
+	// file on a stuck mount) must not keep SIGTERM from stopping the server.
+	reloads := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-reloads:
+				_ = d.reload()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	for done := false; !done; {
 		select {
 		case <-hup:
-			_ = d.reload()
+			select {
+			case reloads <- struct{}{}:
+			default: // one is already waiting; it reads the file as it is then
+			}
 		case <-ctx.Done():
 			done = true
 		}
@@ -261,6 +298,81 @@ func (d *daemon) run(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// listen opens a TCP listener whose connections are capped (see listenerLimits).
+func (d *daemon) listen(name, addr string) (*connlimit.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s listener: %w", name, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cl := connlimit.New(ln, d.limits[name])
+	cl.OnAcceptError = d.acceptErrorLogger(name)
+	d.listeners[name] = cl
+	d.metrics.AddListener(name, cl)
+	return cl, nil
+}
+
+// acceptErrorLogger returns a function that logs accept errors at Warn, at most one line
+// every acceptErrorLogInterval, with how many were left out.
+func (d *daemon) acceptErrorLogger(listener string) func(error) {
+	var mu sync.Mutex
+	var last time.Time
+	var skipped int
+	return func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if now := time.Now(); now.Sub(last) >= acceptErrorLogInterval {
+			d.log.Warn("cannot accept connections", slog.String("listener", listener), slog.Any("err", err), slog.Int("not_logged", skipped))
+			last, skipped = now, 0
+			return
+		}
+		skipped++
+	}
+}
+
+// acceptErrorLogInterval spaces out the log lines of accept errors, which come in
+// floods (one per attempt, when file descriptors run out).
+const acceptErrorLogInterval = 10 * time.Second
+
+// listenerLimits are the connection caps of every listener a catalog asks for.
+func listenerLimits(cat *mailconf.Catalog) map[string]connlimit.Limits {
+	proxies := cat.HTTP.TrustedProxies
+	trusted := func(a netip.Addr) bool {
+		for _, p := range proxies {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	web := connlimit.Limits{Total: cat.HTTP.MaxConnections, PerClient: cat.HTTP.MaxConnectionsPerClient, Exempt: trusted}
+	return map[string]connlimit.Limits{
+		"http":  web,
+		"https": web,
+		"admin": {Total: cat.HTTP.AdminMaxConnections, PerClient: max(1, cat.HTTP.AdminMaxConnections/4)},
+	}
+}
+
+// limitMetrics are the limits in force, by the configuration key that sets them or the
+// name of the built-in limit, for /metrics.
+func limitMetrics(cat *mailconf.Catalog) map[string]float64 {
+	return map[string]float64{
+		"http.rate_limit":                    cat.HTTP.RateLimit,
+		"http.rate_burst":                    float64(cat.HTTP.RateBurst),
+		"http.max_connections":               float64(cat.HTTP.MaxConnections),
+		"http.max_connections_per_client":    float64(cat.HTTP.MaxConnectionsPerClient),
+		"http.admin_max_connections":         float64(cat.HTTP.AdminMaxConnections),
+		"http.max_header_bytes":              httpserver.MaxHeaderBytes,
+		"http.read_header_timeout_seconds":   httpserver.ReadHeaderTimeout.Seconds(),
+		"http.idle_timeout_seconds":          httpserver.IdleTimeout.Seconds(),
+		"autodiscover.max_body_bytes":        autodiscover.MaxBodySize,
+		"dns.tcp_max_connections":            float64(cat.DNS.TCPMaxConnections),
+		"dns.tcp_max_connections_per_client": float64(cat.DNS.TCPMaxConnectionsPerClient),
+		"config.max_bytes":                   mailconf.MaxConfigSize,
+	}
+}
+
 func (d *daemon) listening(name string, addr net.Addr) {
 	d.log.Info("listening", slog.String("proto", name), slog.String("addr", addr.String()))
 	d.ready.Set(name, true)
@@ -274,6 +386,8 @@ func (d *daemon) reload() error {
 	defer d.mu.Unlock()
 	cat, err := loadCatalog(d.flags.config)
 	if err != nil {
+		// Whatever the refused file made the loader allocate goes back to the system.
+		debug.FreeOSMemory()
 		d.metrics.ConfigFailed()
 		var pl *mailconf.ProblemList
 		if errors.As(err, &pl) {

@@ -1,0 +1,113 @@
+package mailconf
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// aliasBomb is one provider with n domains, then the same provider n times more through
+// a YAML alias: about 65 KB on disk for n = 3000, n² domains once followed.
+func aliasBomb(n int) []byte {
+	var b strings.Builder
+	b.WriteString("providers:\n  - &p\n    id: example.net\n    display_name: Example\n    domains: [")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "d%d.example", i)
+	}
+	b.WriteString("]\n    incoming: [{type: imap, hostname: imap.example.net, port: 993, socket: SSL}]\n")
+	b.WriteString("    outgoing: [{hostname: smtp.example.net, port: 465, socket: SSL}]\n")
+	for range n {
+		b.WriteString("  - *p\n")
+	}
+	return []byte(b.String())
+}
+
+// billionLaughs is the classic: every level an alias list of the one below.
+func billionLaughs() []byte {
+	var b strings.Builder
+	b.WriteString(`a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]` + "\n")
+	prev := "a"
+	for _, c := range "bcdefghi" {
+		fmt.Fprintf(&b, "%c: &%c [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", c, c, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = string(c)
+	}
+	b.WriteString("providers: *i\n")
+	return []byte(b.String())
+}
+
+// TestAliasesRefused: a configuration with aliases is refused at once, and the refusal
+// costs little memory. The times are logged, not asserted beyond a generous bound (the
+// machine is shared); the allocation bound is the real check.
+func TestAliasesRefused(t *testing.T) {
+	for name, data := range map[string][]byte{"alias bomb": aliasBomb(3000), "billion laughs": billionLaughs()} {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			start := time.Now()
+			_, err := Parse("bomb.yaml", data)
+			took := time.Since(start)
+			runtime.ReadMemStats(&after)
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("accepted or failed otherwise: %v", err)
+			}
+			if !strings.Contains(err.Error(), "aliases") && !strings.Contains(err.Error(), "unknown key") {
+				t.Errorf("error does not say why: %v", err)
+			}
+			alloc := after.TotalAlloc - before.TotalAlloc
+			t.Logf("%d bytes refused in %v, %.1f MB allocated", len(data), took, float64(alloc)/1e6)
+			if alloc > 50<<20 {
+				t.Errorf("refusing it allocated %d MB, want under 50", alloc>>20)
+			}
+			if took > 5*time.Second {
+				t.Errorf("refusing it took %v", took)
+			}
+			var pl *ProblemList
+			if errors.As(err, &pl) && len(pl.Problems) > maxProblems+1 {
+				t.Errorf("%d problems reported, want at most %d", len(pl.Problems), maxProblems+1)
+			}
+		})
+	}
+}
+
+// TestLoadRefusesSpecialFiles: a FIFO (which would block a reader until a writer came)
+// and a directory are refused before anything is read; so is a file over the size limit.
+func TestLoadRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no FIFOs here:", err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, make([]byte, MaxConfigSize+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path, want string
+		is         error
+	}{
+		{fifo, "named pipe", ErrNotRegular},
+		{dir, "directory", ErrNotRegular},
+		{big, "more than the", nil},
+	} {
+		done := make(chan error, 1)
+		go func() { _, err := Load(tc.path); done <- err }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), tc.want) || tc.is != nil && !errors.Is(err, tc.is) {
+				t.Errorf("Load(%s): %v, want an error saying %q", filepath.Base(tc.path), err, tc.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Load(%s) blocked", filepath.Base(tc.path))
+		}
+	}
+}
