@@ -13,6 +13,7 @@ type Catalog struct {
 	DNS          DNSConfig
 	HTTP         HTTPConfig
 	TLS          TLSConfig
+	Profile      ProfileConfig
 	// Warnings are doubtful but usable values found while loading.
 	Warnings []Problem
 
@@ -37,7 +38,7 @@ func (c *Catalog) Domains() []Domain {
 // Config returns the normalized configuration the catalog was built from, with
 // defaults filled in and built-in providers expanded.
 func (c *Catalog) Config() Config {
-	cfg := Config{Autodiscover: c.Autodiscover, DNS: c.DNS, HTTP: c.HTTP, TLS: c.TLS}
+	cfg := Config{Autodiscover: c.Autodiscover, DNS: c.DNS, HTTP: c.HTTP, TLS: c.TLS, Profile: c.Profile}
 	for _, p := range c.Providers {
 		cfg.Providers = append(cfg.Providers, *p)
 	}

@@ -33,6 +33,23 @@ type Config struct {
 
 	// TLS configures the certificates of the HTTPS listener.
 	TLS TLSConfig `yaml:"tls,omitempty"`
+
+	// Profile configures the Apple configuration profiles (.mobileconfig).
+	Profile ProfileConfig `yaml:"profile,omitempty"`
+}
+
+// ProfileConfig configures the Apple configuration profiles served at
+// /email.mobileconfig.
+type ProfileConfig struct {
+	// CertFile and KeyFile are a PEM certificate chain and key that sign profiles, for
+	// a signing certificate of its own. Default: the HTTPS certificate (files or ACME)
+	// when mailconf has one; without any, profiles are served unsigned.
+	CertFile string `yaml:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty"`
+
+	// Organization is written into every profile as PayloadOrganization. Default: the
+	// provider's display name.
+	Organization string `yaml:"organization,omitempty"`
 }
 
 // HTTPConfig configures how the HTTP listeners treat clients.
@@ -59,6 +76,11 @@ type HTTPConfig struct {
 	// /64) holds on each listener; trusted proxies are exempt. At the cap the client's
 	// own longest-idle connection makes room. Default 64.
 	MaxConnectionsPerClient int `yaml:"max_connections_per_client,omitempty"`
+
+	// PublicURL is the address people reach this server at (https://mail.example.com),
+	// for links that leave the page: the QR code that opens the profile on a phone.
+	// Default: the scheme and host the request came on.
+	PublicURL *URL `yaml:"public_url,omitempty"`
 
 	// AdminMaxConnections is the admin listener's own cap (/metrics, /healthz,
 	// /readyz), so operators can scrape and probe whatever the other listeners carry;

@@ -2,6 +2,7 @@ package mailconf
 
 import (
 	"fmt"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/text/language"
@@ -24,6 +25,36 @@ func (l Localized) Default() string {
 		return ""
 	}
 	return l[0].Value
+}
+
+// For returns the text in language lang (a BCP 47 tag such as en or zh-CN): the
+// variant of that tag, else one of the same base language, else the default.
+func (l Localized) For(lang string) string {
+	for _, t := range l {
+		if strings.EqualFold(t.Lang, lang) {
+			return t.Value
+		}
+	}
+	base, _, _ := strings.Cut(lang, "-")
+	for _, t := range l {
+		b, _, _ := strings.Cut(t.Lang, "-")
+		if b != "" && strings.EqualFold(b, base) {
+			return t.Value
+		}
+	}
+	return l.Default()
+}
+
+// Languages returns the language tags of the variants, in order; a variant without one
+// is left out.
+func (l Localized) Languages() []string {
+	var out []string
+	for _, t := range l {
+		if t.Lang != "" {
+			out = append(out, t.Lang)
+		}
+	}
+	return out
 }
 
 // UnmarshalYAML accepts a plain string or a mapping of language tag to string.

@@ -49,6 +49,16 @@ type Provider struct {
 	// Instructions are setup steps shown on help pages, per language (for QQ Mail:
 	// enable IMAP/SMTP and create an authorization code).
 	Instructions Localized `yaml:"instructions,omitempty"`
+
+	// PasswordHint says what mail apps take as the password, plain or per language
+	// (for QQ Mail: the authorization code, not the QQ password). The setup pages show
+	// it. Default: the account's password.
+	PasswordHint Localized `yaml:"password_hint,omitempty"`
+
+	// EnableURL is the page where users must first allow mail apps to connect (enable
+	// IMAP, create an app password). With it, autoconfig carries
+	// <enable visiturl="..."> and the Instructions, and the setup pages link it.
+	EnableURL *URL `yaml:"enable_url,omitempty"`
 }
 
 // PrimaryDomain returns the first of the provider's domains.
@@ -57,6 +67,20 @@ func (p *Provider) PrimaryDomain() Domain {
 		return Domain{}
 	}
 	return p.Domains[0]
+}
+
+// PreferredIncoming returns the incoming server a client that takes one uses: the first
+// IMAP server, else the first server.
+func (p *Provider) PreferredIncoming() *Server {
+	for i := range p.Incoming {
+		if p.Incoming[i].Type == TypeIMAP {
+			return &p.Incoming[i]
+		}
+	}
+	if len(p.Incoming) == 0 {
+		return nil
+	}
+	return &p.Incoming[0]
 }
 
 // Servers returns the incoming servers, then the outgoing ones, each in preference order.
@@ -88,6 +112,20 @@ type Server struct {
 	// Username is the login name: %EMAILADDRESS% (the default), %EMAILLOCALPART%,
 	// %EMAILDOMAIN%, or literal text.
 	Username string `yaml:"username,omitempty"`
+}
+
+// LoginName returns the username the server expects from the owner of an address: the
+// username pattern with its placeholder filled in, or the literal username.
+func (s *Server) LoginName(a Address) string {
+	switch s.Username {
+	case PlaceholderAddress, "":
+		return a.String()
+	case PlaceholderLocalPart:
+		return a.LocalPart
+	case PlaceholderDomain:
+		return a.Domain.String()
+	}
+	return s.Username
 }
 
 // ServerType is the protocol a server speaks.

@@ -477,6 +477,7 @@ func (v *validator) check(cfg *Config) *Catalog {
 		cat.Providers = append(cat.Providers, &p)
 	}
 	v.checkAutodiscover(&cfg.Autodiscover)
+	v.checkProfile(&cfg.Profile)
 	v.checkDNS(&cfg.DNS, cat.Providers)
 	v.checkHTTP(&cfg.HTTP)
 	v.checkTLS(&cfg.TLS)
@@ -492,6 +493,7 @@ func (v *validator) check(cfg *Config) *Catalog {
 	cat.DNS = cfg.DNS
 	cat.HTTP = cfg.HTTP
 	cat.TLS = cfg.TLS
+	cat.Profile = cfg.Profile
 	cat.Warnings = append(cat.Warnings, v.problems...)
 	return cat
 }
@@ -535,6 +537,11 @@ func (v *validator) checkNames(p *Provider, path string) {
 		v.add(path+".display_name", "missing: clients show it as the account name")
 	}
 	checkLength("display_name", p.DisplayName, displayNameSoft, displayNameHard)
+	for _, t := range p.PasswordHint {
+		if strings.ContainsAny(t.Value, "\r\n") || len(t.Value) > 200 {
+			v.add(path+".password_hint", "one line of at most 200 bytes, please")
+		}
+	}
 	if p.ShortName.Default() != "" {
 		checkLength("short_name", p.ShortName, shortNameSoft, shortNameHard)
 		return
@@ -644,6 +651,9 @@ func (v *validator) checkNotOffered(p *Provider, path string) {
 }
 
 func (v *validator) checkDocumentation(p *Provider, path string) {
+	if p.EnableURL != nil && len(p.Instructions) == 0 {
+		v.add(path+".enable_url", "give instructions too: they say what to do on that page")
+	}
 	for j, d := range p.Documentation {
 		dp := fmt.Sprintf("%s.documentation[%d]", path, j)
 		if d.URL.URL == nil {
@@ -782,9 +792,21 @@ func (v *validator) checkHTTP(h *HTTPConfig) {
 	if h.RateLimit > 0 && h.RateBurst == 0 {
 		h.RateBurst = max(1, int(2*h.RateLimit))
 	}
+	if u := h.PublicURL; u != nil && (u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
+		v.add("http.public_url", "%q: want a scheme and host only, such as https://mail.example.com", u)
+	}
 	v.positive("http.max_connections", &h.MaxConnections, defaultMaxConnections)
 	v.positive("http.max_connections_per_client", &h.MaxConnectionsPerClient, defaultMaxConnectionsPerClient)
 	v.positive("http.admin_max_connections", &h.AdminMaxConnections, defaultAdminMaxConnections)
+}
+
+func (v *validator) checkProfile(p *ProfileConfig) {
+	if (p.CertFile == "") != (p.KeyFile == "") {
+		v.add("profile", "cert_file and key_file go together")
+	}
+	if strings.ContainsAny(p.Organization, "\r\n") {
+		v.add("profile.organization", "one line, please")
+	}
 }
 
 func (v *validator) checkTLS(t *TLSConfig) {

@@ -351,6 +351,10 @@ func checkCommonRules(body []byte) error {
 		if n.name == "hostname" && strings.Contains(n.text, "%") {
 			return fmt.Errorf("hostname %q holds a placeholder", n.text)
 		}
+		if (n.name == "incomingServer" || n.name == "outgoingServer") && n.first("enable") != nil {
+			// Thunderbird for Android rejects elements it does not know inside a server.
+			return fmt.Errorf("<enable> inside <%s>", n.name)
+		}
 		for _, c := range n.children {
 			if err := walk(c); err != nil {
 				return err

@@ -17,8 +17,8 @@ import (
 // to substitute.
 //
 // The shape follows the serving rules in docs/clients.md: one emailProvider with a
-// hostname id, every domain, both names, the servers in preference order, and
-// documentation links.
+// hostname id, every domain, both names, the servers in preference order, where to
+// enable access, and documentation links.
 func Render(p *mailconf.Provider) ([]byte, error) {
 	doc := etree.NewDocument()
 	// UTF-8 without a BOM, nothing before the declaration (ISPDB CI; draft §"MIME type").
@@ -39,6 +39,20 @@ func Render(p *mailconf.Provider) ([]byte, error) {
 	}
 	for i := range p.Outgoing {
 		writeServer(ep.CreateElement("outgoingServer"), &p.Outgoing[i])
+	}
+	if p.EnableURL != nil {
+		// Mozilla's format for "first allow mail apps there"; Thunderbird ignores it,
+		// Thunderbird for Android skips it, FairEmail shows the link and the instructions
+		// (EmailProvider.java). The default language comes first: FairEmail joins them.
+		en := ep.CreateElement("enable")
+		en.CreateAttr("visiturl", p.EnableURL.String())
+		for _, t := range p.Instructions {
+			in := en.CreateElement("instruction")
+			if t.Lang != "" {
+				in.CreateAttr("lang", t.Lang)
+			}
+			in.SetText(t.Value)
+		}
 	}
 	for _, d := range p.Documentation {
 		de := ep.CreateElement("documentation")
