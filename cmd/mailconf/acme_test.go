@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
+	"github.com/smallstep/pkcs7"
 )
 
 // freePort returns a loopback TCP port that was free a moment ago.
@@ -151,8 +153,28 @@ tls:
 					t.Errorf("%s: status %d", name, resp.StatusCode)
 				}
 			}
+			// The Apple profile asked on autoconfig.example.org is signed with that name's
+			// certificate (checked by the CMS library on the client side of this test).
+			req, _ := http.NewRequest("GET", "http://"+d.addr["http"]+"/email.mobileconfig?emailaddress=a%40example.org", nil)
+			req.Host = "autoconfig.example.org"
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			signed, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			p7, err := pkcs7.Parse(signed)
+			if err != nil {
+				t.Fatalf("profile is not CMS SignedData: %v", err)
+			}
+			if err := p7.VerifyWithChain(pebble.roots); err != nil {
+				t.Errorf("profile signature: %v", err)
+			}
+			if signer := p7.GetOnlySigner(); signer == nil || len(signer.DNSNames) == 0 || signer.DNSNames[0] != "autoconfig.example.org" {
+				t.Errorf("profile signed by %v", signer)
+			}
 			// Names outside the configuration get no certificate.
-			_, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(httpsPort), &tls.Config{RootCAs: pebble.roots, ServerName: "autoconfig.unknown.example"})
+			_, err = tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(httpsPort), &tls.Config{RootCAs: pebble.roots, ServerName: "autoconfig.unknown.example"})
 			if err == nil {
 				t.Error("a certificate was served for an unconfigured name")
 			}

@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -220,4 +222,57 @@ func (c *certificates) Prepare(cat *mailconf.Catalog) (commit func(), err error)
 
 func newTLSListener(ln net.Listener, cfg *tls.Config) net.Listener {
 	return tls.NewListener(ln, cfg)
+}
+
+// profileSigner chooses the certificate that signs Apple profiles: the one configured
+// for signing (profile.cert_file), else the HTTPS certificate (files, or under ACME that
+// of the host asked), else none: profiles go out unsigned.
+type profileSigner struct {
+	own   atomic.Pointer[certs.Files] // profile.cert_file, when configured
+	certs *certificates               // the HTTPS listener's, or nil
+}
+
+func newProfileSigner(cat *mailconf.Catalog, c *certificates) (*profileSigner, error) {
+	s := &profileSigner{certs: c}
+	commit, err := s.Prepare(cat)
+	if err != nil {
+		return nil, err
+	}
+	commit()
+	return s, nil
+}
+
+// Prepare reads the signing certificate a configuration names, for a reload.
+func (s *profileSigner) Prepare(cat *mailconf.Catalog) (func(), error) {
+	var own *certs.Files
+	if p := cat.Profile; p.CertFile != "" {
+		f, err := certs.LoadFiles(p.CertFile, p.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("profile signing certificate: %w", err)
+		}
+		own = f
+	}
+	return func() { s.own.Store(own) }, nil
+}
+
+func (s *profileSigner) sign(host string) *tls.Certificate {
+	if own := s.own.Load(); own != nil {
+		c, _ := own.GetCertificate(nil)
+		return c
+	}
+	if s.certs == nil {
+		return nil
+	}
+	if s.certs.acme != nil {
+		if !slices.Contains(s.certs.acme.Names(), host) {
+			return nil
+		}
+		c, err := s.certs.acme.GetCertificate(&tls.ClientHelloInfo{ServerName: host})
+		if err != nil {
+			return nil
+		}
+		return c
+	}
+	c, _ := s.certs.files.Load().GetCertificate(nil)
+	return c
 }

@@ -26,6 +26,8 @@ import (
 	"github.com/mailconf/mailconf/httpserver"
 	"github.com/mailconf/mailconf/internal/connlimit"
 	"github.com/mailconf/mailconf/internal/logbuf"
+	"github.com/mailconf/mailconf/mobileconfig"
+	"github.com/mailconf/mailconf/templates"
 )
 
 // shutdownGrace bounds how long requests in flight may take after SIGTERM.
@@ -110,9 +112,10 @@ type daemon struct {
 	limits    map[string]connlimit.Limits    // connection caps by listener name
 	listeners map[string]*connlimit.Listener // the capped listeners opened
 
-	http  *httpserver.Handler
-	dns   *dnssrv.Server
-	certs *certificates // nil without -https
+	http     *httpserver.Handler
+	profiles *mobileconfig.Handler
+	dns      *dnssrv.Server
+	certs    *certificates // nil without -https
 }
 
 func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
@@ -140,9 +143,19 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	protocols := []httpserver.Protocol{ac, ad}
+	pages, err := templates.New(cat, templates.Links{
+		Autoconfig:       autoconfig.PathConfig,
+		ISPDB:            strings.TrimSuffix(autoconfig.PathISPDB, ":domain"),
+		AutodiscoverJSON: autodiscover.PathJSON,
+		Profile:          mobileconfig.Path,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.profiles = mobileconfig.New(cat, log)
+	protocols := []httpserver.Protocol{ac, ad, pages, d.profiles}
 	d.metrics = admin.NewMetrics(buildVersion(), httpserver.EndpointLabels(protocols...))
-	d.preparers = []preparer{ac, ad}
+	d.preparers = []preparer{ac, ad, pages, d.profiles}
 	if f.dns != "" {
 		d.dns, err = dnssrv.New(cat, log)
 		if err != nil {
@@ -158,6 +171,12 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 		}
 		d.preparers = append(d.preparers, d.certs)
 	}
+	signer, err := newProfileSigner(cat, d.certs)
+	if err != nil {
+		return nil, err
+	}
+	d.profiles.SetSigner(signer.sign)
+	d.preparers = append(d.preparers, signer)
 	d.http = httpserver.New(httpserver.Options{
 		Log:            log,
 		Observer:       d.metrics,
