@@ -201,11 +201,11 @@ func (d Domain) Compare(e Domain) int { return strings.Compare(d.name, e.name) }
 func (d Domain) MarshalText() ([]byte, error) { return []byte(d.name), nil }
 
 // UnmarshalText parses a name with ParseDomain. A name with a placeholder is refused
-// with its own message: configured names are literal.
+// with its own message: only server host names take one (HostPattern).
 func (d *Domain) UnmarshalText(b []byte) error {
 	s := string(b)
 	if strings.Contains(s, "%") {
-		return fmt.Errorf("%q: names must be literal; most clients do not substitute placeholders there", s)
+		return fmt.Errorf("%q: names here must be literal; only server hostnames take %s", s, PlaceholderDomain)
 	}
 	p, err := ParseDomain(s)
 	if err != nil {

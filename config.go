@@ -245,7 +245,8 @@ var builtinProviders = sync.OnceValues(func() (map[string]Provider, error) {
 	}
 	v := newValidator(BuiltinName)
 	var cfg Config
-	v.decode(root.Content[0], "", reflect.ValueOf(&cfg).Elem())
+	v.root = root.Content[0]
+	v.decode(v.root, "", reflect.ValueOf(&cfg).Elem())
 	if v.errorCount() > 0 {
 		return nil, fmt.Errorf("built-in configuration: %w", v.result())
 	}
@@ -347,7 +348,8 @@ func Parse(name string, data []byte) (*Catalog, error) {
 		return nil, v.result()
 	}
 	var cfg Config
-	v.decode(root.Content[0], "", reflect.ValueOf(&cfg).Elem())
+	v.root = root.Content[0]
+	v.decode(v.root, "", reflect.ValueOf(&cfg).Elem())
 	// Check even after decoding problems, so every problem is listed at once; values
 	// that failed to decode are not reported again (validator.add).
 	cat := v.check(&cfg)

@@ -49,7 +49,11 @@ func TestValidateRejects(t *testing.T) {
 		{"port too big", strings.Replace("providers:"+goodProvider, "port: 465", "port: 70000", 1), 12, "providers[0].outgoing[0].port", "70000 is outside 1..65535"},
 		{"port not a number", strings.Replace("providers:"+goodProvider, "port: 465", "port: smtps", 1), 12, "providers[0].outgoing[0].port", "want a whole number"},
 		{"invalid hostname", strings.Replace("providers:"+goodProvider, "imap.example.net", "imap_server!.example.net", 1), 7, "providers[0].incoming[0].hostname", "letters, digits and hyphens"},
-		{"placeholder hostname", strings.Replace("providers:"+goodProvider, "imap.example.net", "imap.%EMAILDOMAIN%", 1), 7, "providers[0].incoming[0].hostname", "must be literal"},
+		{"placeholder hostname", strings.Replace("providers:"+goodProvider, "imap.example.net", "imap.%EMAILLOCALPART%", 1), 7, "providers[0].incoming[0].hostname", "the only placeholder a host name takes is %EMAILDOMAIN%"},
+		{"placeholder inside a hostname", strings.Replace("providers:"+goodProvider, "imap.example.net", "imap.%EMAILDOMAIN%.net", 1), 7, "providers[0].incoming[0].hostname", "at its end"},
+		{"bad label before the placeholder", strings.Replace("providers:"+goodProvider, "imap.example.net", "-imap.%EMAILDOMAIN%", 1), 7, "providers[0].incoming[0].hostname", "starts or ends with a hyphen"},
+		{"per-domain hostname too long", strings.Replace(strings.Replace("providers:"+goodProvider, "imap.example.net", strings.Repeat("x", 63)+"."+strings.Repeat("y", 63)+".%EMAILDOMAIN%", 1), "domains: [example.net]", "domains: ["+strings.Repeat("a", 63)+"."+strings.Repeat("c", 63)+"."+strings.Repeat("b", 40)+".net]", 1), 4, "providers[0].domains[0]", "characters (at most 253)"},
+		{"placeholder in a domain", strings.Replace("providers:"+goodProvider, "domains: [example.net]", "domains: [\"%EMAILDOMAIN%\"]", 1), 4, "providers[0].domains[0]", "only server hostnames take %EMAILDOMAIN%"},
 		{"invalid domain", strings.Replace("providers:"+goodProvider, "domains: [example.net]", "domains: [-bad-.example]", 1), 4, "providers[0].domains[0]", "starts or ends with a hyphen"},
 		{"invalid id", strings.Replace("providers:"+goodProvider, "id: example.net", "id: Example Mail", 1), 2, "providers[0].id", "not a valid hostname"},
 		{"no incoming", strings.Replace("providers:"+goodProvider, "    incoming:\n      - type: imap\n        hostname: imap.example.net\n        port: 993\n        socket: SSL\n", "", 1), 2, "providers[0].incoming", "list at least one incoming"},
@@ -176,9 +180,9 @@ func TestDefault(t *testing.T) {
 		t.Errorf("id %q domains %v", p.ID, p.Domains)
 	}
 	want := []Server{
-		{Type: "imap", Hostname: mustDomain(t, "imap.qq.com"), Port: 993, Socket: SocketSSL, Authentication: AuthPasswordCleartext, Username: PlaceholderAddress},
-		{Type: "pop3", Hostname: mustDomain(t, "pop.qq.com"), Port: 995, Socket: SocketSSL, Authentication: AuthPasswordCleartext, Username: PlaceholderAddress},
-		{Type: "smtp", Hostname: mustDomain(t, "smtp.qq.com"), Port: 465, Socket: SocketSSL, Authentication: AuthPasswordCleartext, Username: PlaceholderAddress},
+		{Type: "imap", Hostname: mustHost(t, "imap.qq.com"), Port: 993, Socket: SocketSSL, Authentication: AuthPasswordCleartext, Username: PlaceholderAddress},
+		{Type: "pop3", Hostname: mustHost(t, "pop.qq.com"), Port: 995, Socket: SocketSSL, Authentication: AuthPasswordCleartext, Username: PlaceholderAddress},
+		{Type: "smtp", Hostname: mustHost(t, "smtp.qq.com"), Port: 465, Socket: SocketSSL, Authentication: AuthPasswordCleartext, Username: PlaceholderAddress},
 	}
 	if got := append(append([]Server(nil), p.Incoming...), p.Outgoing...); !reflect.DeepEqual(got, want) {
 		t.Errorf("servers %+v", got)
@@ -248,4 +252,36 @@ func mustDomain(t testing.TB, s string) Domain {
 		t.Fatal(err)
 	}
 	return d
+}
+
+func mustHost(t testing.TB, s string) HostPattern {
+	t.Helper()
+	h, err := ParseHostPattern(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestHostPattern(t *testing.T) {
+	d := mustDomain(t, "customer.example")
+	for _, tc := range []struct{ in, want, str string }{
+		{"imap.%EMAILDOMAIN%", "imap.customer.example", "imap.%EMAILDOMAIN%"},
+		{"IMAP.Mail.%EMAILDOMAIN%", "imap.mail.customer.example", "imap.mail.%EMAILDOMAIN%"},
+		{"%EMAILDOMAIN%", "customer.example", "%EMAILDOMAIN%"},
+		{"imap.qq.com", "imap.qq.com", "imap.qq.com"},
+	} {
+		h, err := ParseHostPattern(tc.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.in, err)
+		}
+		if got := h.For(d).String(); got != tc.want || h.String() != tc.str {
+			t.Errorf("%s: For = %s, String = %s; want %s, %s", tc.in, got, h.String(), tc.want, tc.str)
+		}
+	}
+	for _, bad := range []string{"imap%EMAILDOMAIN%", "%EMAILLOCALPART%.example", "a..%EMAILDOMAIN%", "imap.%EMAILDOMAIN%.com", "%emaildomain%"} {
+		if _, err := ParseHostPattern(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
 }

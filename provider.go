@@ -3,8 +3,10 @@
 package mailconf
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Provider is one mail service: the servers a mail client should use for every
@@ -30,6 +32,14 @@ type Provider struct {
 	// rest are aliases. Internationalized names are accepted and stored in
 	// lowercase A-label (punycode) form.
 	Domains []Domain `yaml:"domains"`
+
+	// DomainsFrom are further lists of domains the provider serves, read when mailconf
+	// starts and again every DomainsRefresh and on SIGHUP: a text file, or a database
+	// query. A source that fails keeps its last good list.
+	DomainsFrom []DomainSource `yaml:"domains_from,omitempty"`
+
+	// DomainsRefresh is how often DomainsFrom are read again. Default 60s.
+	DomainsRefresh time.Duration `yaml:"domains_refresh,omitempty"`
 
 	// Incoming lists the IMAP and POP3 servers, most preferred first.
 	Incoming []Server `yaml:"incoming"`
@@ -90,14 +100,61 @@ func (p *Provider) Servers() []Server {
 	return append(out, p.Outgoing...)
 }
 
+// DomainSource is one list of domains: a file or a database query; exactly one is set.
+type DomainSource struct {
+	// File is a text file of one domain per line; "#" starts a comment, blank lines are
+	// skipped. Internationalized names may be in Unicode.
+	File string `yaml:"file,omitempty"`
+	// SQL is a query whose first column is the domains.
+	SQL *SQLSource `yaml:"sql,omitempty"`
+}
+
+// SQLSource is a database query that lists domains.
+type SQLSource struct {
+	// Driver is the database: postgres, mysql or sqlite.
+	Driver string `yaml:"driver"`
+	// DSN is the connection string (postgres://..., user:pass@tcp(host)/db, a file path
+	// for sqlite). Or give it in DSNFile, a file holding it, or DSNEnv, the name of an
+	// environment variable holding it, so that credentials stay out of the
+	// configuration. Exactly one of the three. Never logged.
+	DSN     string `yaml:"dsn,omitempty"`
+	DSNFile string `yaml:"dsn_file,omitempty"`
+	DSNEnv  string `yaml:"dsn_env,omitempty"`
+	// Query returns the domains in its first column, one per row.
+	Query string `yaml:"query"`
+}
+
+// SQL drivers a source may name.
+var SQLDrivers = []string{"postgres", "mysql", "sqlite"}
+
+// String names the source for logs and metrics, without credentials: the file path, or
+// the driver and where its connection string comes from.
+func (s DomainSource) String() string {
+	switch {
+	case s.File != "":
+		return "file " + s.File
+	case s.SQL != nil:
+		switch {
+		case s.SQL.DSNFile != "":
+			return s.SQL.Driver + " (dsn_file " + s.SQL.DSNFile + ")"
+		case s.SQL.DSNEnv != "":
+			return s.SQL.Driver + " (dsn_env " + s.SQL.DSNEnv + ")"
+		}
+		return s.SQL.Driver
+	}
+	return "none"
+}
+
 // Server is one incoming or outgoing mail server.
 type Server struct {
 	// Type is the protocol: imap or pop3 for incoming, smtp for outgoing.
 	// Outgoing servers default to smtp.
 	Type ServerType `yaml:"type"`
 
-	// Hostname is the server's DNS name, literal (no placeholders).
-	Hostname Domain `yaml:"hostname"`
+	// Hostname is the server's DNS name: literal (imap.example.com), or labels before
+	// %EMAILDOMAIN% (imap.%EMAILDOMAIN%), which stands for each served domain, for
+	// hosters whose every customer domain has its own server names.
+	Hostname HostPattern `yaml:"hostname"`
 
 	// Port is the TCP port, 1 to 65535.
 	Port int `yaml:"port"`
@@ -112,6 +169,81 @@ type Server struct {
 	// Username is the login name: %EMAILADDRESS% (the default), %EMAILLOCALPART%,
 	// %EMAILDOMAIN%, or literal text.
 	Username string `yaml:"username,omitempty"`
+}
+
+// HostPattern is a server's host name: a literal name, or labels followed by
+// %EMAILDOMAIN%, which stands for the domain being served. Only its UnmarshalText makes
+// one with a placeholder; ParseHostPattern makes any.
+type HostPattern struct {
+	literal   Domain // set for a literal name
+	prefix    string // for a pattern: the labels before %EMAILDOMAIN%, with their dot ("imap.")
+	perDomain bool
+}
+
+// ParseHostPattern parses a literal host name or a pattern such as imap.%EMAILDOMAIN%.
+func ParseHostPattern(s string) (HostPattern, error) {
+	if !strings.Contains(s, "%") {
+		d, err := ParseDomain(s)
+		if err != nil {
+			return HostPattern{}, err
+		}
+		return HostPattern{literal: d}, nil
+	}
+	prefix, ok := strings.CutSuffix(s, PlaceholderDomain)
+	if !ok || strings.Contains(prefix, "%") || prefix != "" && !strings.HasSuffix(prefix, ".") {
+		return HostPattern{}, fmt.Errorf("%w: %q: the only placeholder a host name takes is %s, at its end (imap.%s)", ErrBadDomain, s, PlaceholderDomain, PlaceholderDomain)
+	}
+	if prefix != "" {
+		// The labels must make a valid name with any domain: check them under one.
+		if _, err := ParseDomain(prefix + "example.com"); err != nil {
+			return HostPattern{}, fmt.Errorf("%w: %q: %s", ErrBadDomain, s, unwrapMsg(err))
+		}
+		prefix = strings.ToLower(prefix)
+	}
+	return HostPattern{prefix: prefix, perDomain: true}, nil
+}
+
+// PerDomain reports whether the name depends on the domain being served.
+func (h HostPattern) PerDomain() bool { return h.perDomain }
+
+// Prefix returns the labels a per-domain name puts before the domain, with their dot
+// ("imap."); "" for a literal name or a bare %EMAILDOMAIN%.
+func (h HostPattern) Prefix() string { return h.prefix }
+
+// IsZero reports whether h is the zero HostPattern (no host).
+func (h HostPattern) IsZero() bool { return h.literal.IsZero() && !h.perDomain }
+
+// For returns the host name for the domain d: the literal name, or the pattern with d
+// filled in. The validator makes sure every filled-in name is a valid one.
+func (h HostPattern) For(d Domain) Domain {
+	if !h.perDomain {
+		return h.literal
+	}
+	return Domain{name: h.prefix + d.name}
+}
+
+// String returns the literal name, or the pattern as written (imap.%EMAILDOMAIN%).
+func (h HostPattern) String() string {
+	if h.perDomain {
+		return h.prefix + PlaceholderDomain
+	}
+	return h.literal.String()
+}
+
+// MarshalText writes the name or pattern.
+func (h HostPattern) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText parses a name or pattern (ParseHostPattern).
+func (h *HostPattern) UnmarshalText(b []byte) error {
+	p, err := ParseHostPattern(string(b))
+	if err != nil {
+		if !strings.Contains(string(b), "%") {
+			return fmt.Errorf("%q is not a valid hostname: %s", b, unwrapMsg(err))
+		}
+		return errors.New(unwrapMsg(err))
+	}
+	*h = p
+	return nil
 }
 
 // LoginName returns the username the server expects from the owner of an address: the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -20,22 +21,54 @@ import (
 // its line.
 type validator struct {
 	file     string
-	lines    map[string]int  // field path -> line of its key (or item)
+	root     *yaml.Node      // the document, for the line of a field
 	failed   map[string]bool // field paths that did not decode
 	problems []Problem
 }
 
 func newValidator(file string) *validator {
-	return &validator{file: file, lines: map[string]int{}, failed: map[string]bool{}}
+	return &validator{file: file, failed: map[string]bool{}}
 }
 
+// line returns the line of the field at path (of its key, or of its list item), or of
+// the nearest enclosing field the document has. It walks the document: problems are
+// few, fields many.
 func (v *validator) line(path string) int {
-	for p := path; p != ""; p = parentPath(p) {
-		if l, ok := v.lines[p]; ok {
-			return l
+	n, line := v.root, 0
+	for path != "" && n != nil {
+		var key string
+		index := -1
+		if path[0] == '[' {
+			end := strings.IndexByte(path, ']')
+			if end < 0 {
+				break
+			}
+			index, _ = strconv.Atoi(path[1:end])
+			path = strings.TrimPrefix(path[end+1:], ".")
+		} else {
+			end := strings.IndexAny(path, ".[")
+			if end < 0 {
+				end = len(path)
+			}
+			key, path = path[:end], strings.TrimPrefix(path[end:], ".")
+		}
+		switch {
+		case index >= 0 && n.Kind == yaml.SequenceNode && index < len(n.Content):
+			n = n.Content[index]
+			line = n.Line
+		case index < 0 && n.Kind == yaml.MappingNode:
+			var next *yaml.Node
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					line, next = n.Content[i].Line, n.Content[i+1]
+				}
+			}
+			n = next
+		default:
+			return line
 		}
 	}
-	return 0
+	return line
 }
 
 // parentPath returns the enclosing field of a path: "a.b[2]" → "a.b" → "a" → "".
@@ -254,9 +287,7 @@ func (v *validator) decode(n *yaml.Node, path string, out reflect.Value) {
 		}
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
 		for i, item := range n.Content {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			v.lines[p] = item.Line
-			v.decode(item, p, s.Index(i))
+			v.decode(item, path+"["+strconv.Itoa(i)+"]", s.Index(i))
 		}
 		out.Set(s)
 	case kindMap:
@@ -331,7 +362,6 @@ func (v *validator) decodeStruct(n *yaml.Node, path string, out reflect.Value) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		p := join(path, k.Value)
-		v.lines[p] = k.Line
 		f, ok := fields[k.Value]
 		if !ok {
 			v.fail(p, "unknown key %q (known: %s)", k.Value, strings.Join(yamlKeys(t), ", "))
@@ -356,7 +386,6 @@ func (v *validator) decodeMap(n *yaml.Node, path string, out reflect.Value) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		p := join(path, k.Value)
-		v.lines[p] = k.Line
 		key := reflect.New(t.Key()).Elem()
 		if t.Key().Kind() == reflect.String && kindOf(t.Key()) != kindText {
 			key.SetString(k.Value)
@@ -436,7 +465,7 @@ func (v *validator) check(cfg *Config) *Catalog {
 		v.add("", "%v", err)
 		return nil
 	}
-	cat := &Catalog{byDomain: map[Domain]*Provider{}}
+	cat := &Catalog{}
 	if len(cfg.Providers) == 0 {
 		v.add("providers", "list at least one provider")
 	}
@@ -484,9 +513,10 @@ func (v *validator) check(cfg *Config) *Catalog {
 	if v.errorCount() > 0 {
 		return nil
 	}
+	cat.byName = make(map[string]*Provider, len(domains))
 	for _, p := range cat.Providers {
 		for _, d := range p.Domains {
-			cat.byDomain[d] = p
+			cat.byName[d.name] = p
 		}
 	}
 	cat.Autodiscover = cfg.Autodiscover
@@ -506,6 +536,7 @@ func (v *validator) checkProvider(p *Provider, path string) {
 	v.checkNames(p, path)
 	v.checkDomains(p, path)
 	v.checkServers(p, path)
+	v.checkSources(p, path)
 	v.checkNotOffered(p, path)
 	v.checkDocumentation(p, path)
 }
@@ -587,6 +618,17 @@ func (v *validator) checkServers(p *Provider, path string) {
 		hasIMAP = hasIMAP || s.Type == TypeIMAP
 		v.checkServer(s, sp)
 	}
+	// A per-domain hostname must be a valid name under every domain (RFC 1035 §2.3.4).
+	for _, s := range p.Servers() {
+		if !s.Hostname.PerDomain() {
+			continue
+		}
+		for j, d := range p.Domains {
+			if n := len(s.Hostname.Prefix()) + len(d.String()); n > maxDomainLen {
+				v.add(fmt.Sprintf("%s.domains[%d]", path, j), "%s makes %s%s, %d characters (at most %d)", s.Hostname, s.Hostname.Prefix(), d, n, maxDomainLen)
+			}
+		}
+	}
 	if len(p.Incoming) > 0 && !hasIMAP {
 		v.warn(path+".incoming", "no imap server: Thunderbird for Android (K-9) ignores POP3 and rejects the whole autoconfig file")
 	}
@@ -637,6 +679,68 @@ func (v *validator) checkServer(s *Server, path string) {
 	} else if strings.TrimSpace(s.Username) != s.Username || strings.ContainsAny(s.Username, "\r\n\t") {
 		v.add(path+".username", "no leading or trailing space allowed")
 	}
+}
+
+// defaultDomainsRefresh is how often domain sources are read again.
+const defaultDomainsRefresh = 60 * time.Second
+
+// checkSources checks the domain sources of a provider.
+func (v *validator) checkSources(p *Provider, path string) {
+	if len(p.DomainsFrom) == 0 {
+		if p.DomainsRefresh != 0 {
+			v.add(path+".domains_refresh", "set without domains_from")
+		}
+		return
+	}
+	if len(p.Domains) == 0 {
+		// The provider's primary domain names it in DNS defaults and on pages.
+		v.add(path+".domains", "list at least one domain beside domains_from: the first is the primary domain")
+	}
+	switch {
+	case p.DomainsRefresh == 0:
+		p.DomainsRefresh = defaultDomainsRefresh
+	case p.DomainsRefresh < time.Second:
+		v.add(path+".domains_refresh", "%v: want 1s or more", p.DomainsRefresh)
+	}
+	for j := range p.DomainsFrom {
+		s := &p.DomainsFrom[j]
+		sp := fmt.Sprintf("%s.domains_from[%d]", path, j)
+		if (s.File == "") == (s.SQL == nil) {
+			v.add(sp, "give either file or sql")
+			continue
+		}
+		if s.SQL == nil {
+			s.File = v.relative(s.File)
+			continue
+		}
+		q := s.SQL
+		if q.DSNFile != "" {
+			q.DSNFile = v.relative(q.DSNFile)
+		}
+		if !slices.Contains(SQLDrivers, q.Driver) {
+			v.add(sp+".sql.driver", "%q: want one of %s", q.Driver, strings.Join(SQLDrivers, ", "))
+		}
+		n := 0
+		for _, x := range []string{q.DSN, q.DSNFile, q.DSNEnv} {
+			if x != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			v.add(sp+".sql", "give exactly one of dsn, dsn_file and dsn_env")
+		}
+		if strings.TrimSpace(q.Query) == "" {
+			v.add(sp+".sql.query", "missing: the query whose first column lists the domains")
+		}
+	}
+}
+
+// relative resolves a path relative to the configuration file's directory.
+func (v *validator) relative(path string) string {
+	if path == "" || filepath.IsAbs(path) || v.file == BuiltinName {
+		return path
+	}
+	return filepath.Join(filepath.Dir(v.file), path)
 }
 
 // checkNotOffered checks that a service marked as not offered is not offered after all.

@@ -33,6 +33,7 @@ type Metrics struct {
 	buildInfo    *prometheus.GaugeVec
 	limits       *prometheus.GaugeVec // name
 	conns        *connCollector
+	sources      *sourceCollector
 
 	durs map[string]prometheus.Observer // endpoint -> histogram, resolved once; read-only
 }
@@ -81,7 +82,15 @@ func NewMetrics(version string, endpoints []string) *Metrics {
 			Help: "Limits in force, by name: the configuration key, or the built-in limit's name.",
 		}, []string{"name"}),
 		conns: newConnCollector(),
-		durs:  map[string]prometheus.Observer{},
+		sources: &sourceCollector{
+			domains: prometheus.NewDesc("mailconf_domain_source_domains",
+				"Domains in each source's last good list, by provider and source.", []string{"provider", "source"}, nil),
+			errors: prometheus.NewDesc("mailconf_domain_source_errors_total",
+				"Failed reads of each domain source, by provider and source.", []string{"provider", "source"}, nil),
+			lastOK: prometheus.NewDesc("mailconf_domain_source_last_success_timestamp_seconds",
+				"When each domain source was last read whole (Unix time; 0: never), by provider and source.", []string{"provider", "source"}, nil),
+		},
+		durs: map[string]prometheus.Observer{},
 	}
 	goVersion := ""
 	if info, ok := debug.ReadBuildInfo(); ok {
@@ -94,7 +103,7 @@ func NewMetrics(version string, endpoints []string) *Metrics {
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
 	r.MustRegister(m.httpRequests, m.httpDuration, m.dnsQueries, m.reloads, m.configInfo,
-		m.lastReload, m.certExpiry, m.buildInfo, m.limits, m.conns,
+		m.lastReload, m.certExpiry, m.buildInfo, m.limits, m.conns, m.sources,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -200,6 +209,47 @@ func (m *Metrics) SetLimits(limits map[string]float64) {
 	}
 }
 
+// SourceCounts reports the domain sources: it calls f for each.
+type SourceCounts func(f func(provider, source string, domains int, errors uint64, lastOK time.Time))
+
+// SetSourceCounts sets where the domain sources' counts come from.
+func (m *Metrics) SetSourceCounts(src SourceCounts) {
+	m.sources.mu.Lock()
+	defer m.sources.mu.Unlock()
+	m.sources.src = src
+}
+
+// sourceCollector exports the domain sources' counts when /metrics is scraped.
+type sourceCollector struct {
+	domains, errors, lastOK *prometheus.Desc
+	mu                      sync.Mutex
+	src                     SourceCounts
+}
+
+func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.domains
+	ch <- c.errors
+	ch <- c.lastOK
+}
+
+func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	src := c.src
+	c.mu.Unlock()
+	if src == nil {
+		return
+	}
+	src(func(provider, source string, domains int, errors uint64, lastOK time.Time) {
+		ch <- prometheus.MustNewConstMetric(c.domains, prometheus.GaugeValue, float64(domains), provider, source)
+		ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(errors), provider, source)
+		ts := 0.0
+		if !lastOK.IsZero() {
+			ts = float64(lastOK.Unix())
+		}
+		ch <- prometheus.MustNewConstMetric(c.lastOK, prometheus.GaugeValue, ts, provider, source)
+	})
+}
+
 // ConnLimited is a listener whose connections are capped and counted
 // (*connlimit.Listener).
 type ConnLimited interface {
@@ -270,6 +320,26 @@ func (c *connCollector) Collect(ch chan<- prometheus.Metric) {
 type Readiness struct {
 	mu      sync.Mutex
 	pending map[string]bool // what is not ready yet
+	detail  func() []string // problems to show whether ready or not
+}
+
+// SetDetail sets a function whose lines /readyz shows under its verdict: problems that
+// do not (or not yet) make the server unready, such as a failing domain source.
+func (r *Readiness) SetDetail(f func() []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.detail = f
+}
+
+// Detail returns the detail lines.
+func (r *Readiness) Detail() []string {
+	r.mu.Lock()
+	f := r.detail
+	r.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	return f()
 }
 
 // NewReadiness returns a Readiness that waits for each named condition.
@@ -316,9 +386,12 @@ func Handler(m *Metrics, ready *Readiness) http.Handler {
 		if p := ready.Pending(); len(p) > 0 {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintf(w, "not ready: %v\n", p)
-			return
+		} else {
+			fmt.Fprintln(w, "ready")
 		}
-		fmt.Fprintln(w, "ready")
+		for _, line := range ready.Detail() {
+			fmt.Fprintln(w, line)
+		}
 	})
 	return mux
 }

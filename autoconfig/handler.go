@@ -2,6 +2,7 @@ package autoconfig
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -38,16 +39,10 @@ type Handler struct {
 	current atomic.Pointer[documentSet]
 }
 
-// documentSet maps every configured domain (in ASCII form) to its provider's prepared
-// document.
+// documentSet is the catalog and every provider's prepared document.
 type documentSet struct {
-	byDomain map[string]entry
-}
-
-// entry is what a configured domain is answered with.
-type entry struct {
-	domain mailconf.Domain
-	doc    *document
+	cat  *mailconf.Catalog
+	docs map[*mailconf.Provider]*document
 }
 
 // New prepares the documents of every provider in cat.
@@ -73,15 +68,13 @@ func (h *Handler) Update(cat *mailconf.Catalog) error {
 // Prepare builds the documents for a new catalog and returns the function that switches
 // to them, so a server can prepare every protocol before switching any.
 func (h *Handler) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
-	set := &documentSet{byDomain: make(map[string]entry)}
+	set := &documentSet{cat: cat, docs: make(map[*mailconf.Provider]*document, len(cat.Providers))}
 	for _, p := range cat.Providers {
 		doc, err := newDocument(p)
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range p.Domains {
-			set.byDomain[d.String()] = entry{domain: d, doc: doc}
-		}
+		set.docs[p] = doc
 	}
 	return func() { h.current.Store(set) }, nil
 }
@@ -103,7 +96,7 @@ func (h *Handler) Routes() []httpserver.Route {
 // ServeConfig answers one autoconfig request.
 func (h *Handler) ServeConfig(c echo.Context) error {
 	set := h.current.Load()
-	e, ok := set.resolve(c)
+	domain, doc, ok := set.resolve(c)
 	hdr := c.Response().Header()
 	hdr["X-Content-Type-Options"] = noSniff
 	if !ok {
@@ -111,21 +104,28 @@ func (h *Handler) ServeConfig(c echo.Context) error {
 		hdr["Cache-Control"] = cacheControl
 		return c.Blob(http.StatusNotFound, "text/plain; charset=utf-8", notFoundBody)
 	}
-	httpserver.NoteDomain(c, e.domain, e.doc.providerID)
-	doc := e.doc
-	hdr["Etag"] = doc.etagHeader
+	httpserver.NoteDomain(c, domain, doc.providerID)
+	body, etag := doc.body, doc.etag
+	if doc.parts == nil {
+		hdr["Etag"] = doc.etagHeader
+		hdr["Content-Length"] = doc.contentLength
+	} else {
+		body, etag = doc.forDomain(domain)
+		hdr["Etag"] = []string{etag}
+		hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+	}
 	hdr["Cache-Control"] = cacheControl
-	if inm := c.Request().Header["If-None-Match"]; len(inm) > 0 && etagMatches(inm, doc.etag) {
+	if inm := c.Request().Header["If-None-Match"]; len(inm) > 0 && etagMatches(inm, etag) {
+		delete(hdr, "Content-Length")
 		c.Response().WriteHeader(http.StatusNotModified)
 		return nil
 	}
 	hdr["Content-Type"] = contentTypeXML
-	hdr["Content-Length"] = doc.contentLength
 	c.Response().WriteHeader(http.StatusOK)
 	if c.Request().Method == http.MethodHead {
 		return nil
 	}
-	_, err := c.Response().Write(doc.body)
+	_, err := c.Response().Write(body)
 	return err
 }
 
@@ -133,32 +133,36 @@ func (h *Handler) ServeConfig(c echo.Context) error {
 // the path element; elsewhere it is the emailaddress parameter's domain when that is
 // valid and configured (MX-derived lookups arrive on another host), else the Host
 // header, bare or under autoconfig.
-func (s *documentSet) resolve(c echo.Context) (entry, bool) {
+func (s *documentSet) resolve(c echo.Context) (mailconf.Domain, *document, bool) {
+	find := func(name string) (mailconf.Domain, *document, bool) {
+		d, p, ok := s.cat.LookupName(name)
+		if !ok {
+			return d, nil, false
+		}
+		return d, s.docs[p], true
+	}
 	if strings.HasSuffix(c.Path(), "/:domain") {
 		d, err := mailconf.ParseDomain(c.Param("domain"))
 		if err != nil {
-			return entry{}, false
+			return mailconf.Domain{}, nil, false
 		}
-		e, ok := s.byDomain[d.String()]
-		return e, ok
+		return find(d.String())
 	}
 	if addr, ok := httpserver.QueryParam(c.Request().URL.RawQuery, "emailaddress"); ok {
 		if a, err := mailconf.ParseAddress(addr); err == nil {
-			if e, ok := s.byDomain[a.Domain.String()]; ok {
-				return e, true
+			if d, doc, ok := find(a.Domain.String()); ok {
+				return d, doc, true
 			}
 		}
 	}
 	host := httpserver.HostDomain(c.Request().Host)
-	if e, ok := s.byDomain[host]; ok {
-		return e, true
+	if d, doc, ok := find(host); ok {
+		return d, doc, true
 	}
-	if d, ok := strings.CutPrefix(host, mailconf.AutoconfigPrefix); ok {
-		if e, ok := s.byDomain[d]; ok {
-			return e, true
-		}
+	if rest, ok := strings.CutPrefix(host, mailconf.AutoconfigPrefix); ok {
+		return find(rest)
 	}
-	return entry{}, false
+	return mailconf.Domain{}, nil, false
 }
 
 // etagMatches applies the weak comparison RFC 9110 §13.1.2 asks for If-None-Match.

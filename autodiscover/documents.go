@@ -18,8 +18,9 @@ type documents struct {
 	cat *mailconf.Catalog
 	// success is the 2006a settings document of each provider.
 	success map[*mailconf.Provider]template
-	// v2 is the Autodiscover V2 answer for each configured domain.
-	v2 map[mailconf.Domain][]byte
+	// v2 is the Autodiscover V2 answer when autodiscover.url is set; without it the
+	// answer names autodiscover.<domain> and is v2Prefix, the domain, v2Suffix.
+	v2, v2Prefix, v2Suffix []byte
 	// url is autodiscover.url, "" when not configured; urlHost and urlPath are its host
 	// and path.
 	url     string
@@ -57,7 +58,6 @@ func prepare(cat *mailconf.Catalog) (*documents, error) {
 	d := &documents{
 		cat:               cat,
 		success:           make(map[*mailconf.Provider]template, len(cat.Providers)),
-		v2:                make(map[mailconf.Domain][]byte),
 		imapForMobilesync: cat.Autodiscover.MobilesyncAnswer == "imap",
 	}
 	if u := cat.Autodiscover.URL; u != nil {
@@ -69,19 +69,24 @@ func prepare(cat *mailconf.Catalog) (*documents, error) {
 			return nil, fmt.Errorf("%w: provider %s: %w", ErrPrepare, p.ID, err)
 		}
 		d.success[p] = t
-		for _, dom := range p.Domains {
-			u := d.url
-			if u == "" {
-				// Only configured, normalized domains reach here: never the request's text
-				// or Host header (ProxyShell, CVE-2021-34473).
-				u = "https://" + dom.Autodiscover().String() + PathXML
-			}
-			b, err := json.Marshal(v2Answer{Protocol: "AutodiscoverV1", URL: u})
-			if err != nil {
-				return nil, fmt.Errorf("%w: domain %s: %w", ErrPrepare, dom, err)
-			}
-			d.v2[dom] = b
+	}
+	// Only configured, normalized domains fill in the URL: never the request's text or
+	// Host header (ProxyShell, CVE-2021-34473). A domain is letters, digits, hyphens
+	// and dots, which JSON writes as they are.
+	if d.url != "" {
+		b, err := json.Marshal(v2Answer{Protocol: "AutodiscoverV1", URL: d.url})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrPrepare, err)
 		}
+		d.v2 = b
+	} else {
+		const domain = "example.invalid"
+		b, err := json.Marshal(v2Answer{Protocol: "AutodiscoverV1", URL: "https://" + mailconf.AutodiscoverPrefix + domain + PathXML})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrPrepare, err)
+		}
+		pre, suf, _ := bytes.Cut(b, []byte(domain))
+		d.v2Prefix, d.v2Suffix = pre, suf
 	}
 	var err error
 	for _, e := range []struct {
@@ -99,6 +104,17 @@ func prepare(cat *mailconf.Catalog) (*documents, error) {
 		}
 	}
 	return d, nil
+}
+
+// v2For returns the V2 answer for a served domain.
+func (d *documents) v2For(dom mailconf.Domain) []byte {
+	if d.v2 != nil {
+		return d.v2
+	}
+	b := make([]byte, 0, len(d.v2Prefix)+len(dom.String())+len(d.v2Suffix))
+	b = append(b, d.v2Prefix...)
+	b = append(b, dom.String()...)
+	return append(b, d.v2Suffix...)
 }
 
 // v2Answer is the Autodiscover V2 success answer (modelled on Exchange Online's).
@@ -263,7 +279,13 @@ func settingsDocument(p *mailconf.Provider, ttl int) (template, error) {
 			return nil, err
 		}
 		pr.CreateElement("Type").SetText(typ)
-		pr.CreateElement("Server").SetText(s.Hostname.String())
+		if s.Hostname.PerDomain() {
+			// Filled in per request with the address's domain, like the login name.
+			pr.CreateElement("Server").SetText(s.Hostname.Prefix() + markers[slotDomain])
+			want[slotDomain]++
+		} else {
+			pr.CreateElement("Server").SetText(s.Hostname.String())
+		}
 		pr.CreateElement("Port").SetText(strconv.Itoa(s.Port))
 		pr.CreateElement("DomainRequired").SetText("off")
 		login, sl := loginName(s.Username)

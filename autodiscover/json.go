@@ -48,14 +48,12 @@ func (h *Handler) JSON(c echo.Context) error {
 	if err != nil {
 		return jsonError(c, http.StatusBadRequest, "InvalidEmail", "The Email value is missing or is not an email address.")
 	}
-	answer, ok := d.v2[addr.Domain]
+	p, ok := d.cat.Lookup(addr.Domain)
 	if !ok {
 		return jsonError(c, http.StatusNotFound, "UnknownDomain", "No configuration is available for this email domain.")
 	}
-	if p, ok := d.cat.Lookup(addr.Domain); ok {
-		httpserver.NoteDomain(c, addr.Domain, p.ID)
-	}
-	return c.Blob(http.StatusOK, contentTypeJSON, answer)
+	httpserver.NoteDomain(c, addr.Domain, p.ID)
+	return c.Blob(http.StatusOK, contentTypeJSON, d.v2For(addr.Domain))
 }
 
 func jsonError(c echo.Context, status int, code, message string) error {

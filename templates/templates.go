@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
@@ -97,14 +98,50 @@ func (h *Handler) Routes() []httpserver.Route {
 	}
 }
 
-// pageSet is every page of one catalog, by language.
+// pageSet is every page of one catalog, by language. Setup pages are rendered when the
+// catalog loads for the first providers (prewarmProviders), the others on first use;
+// either way a page is rendered once per catalog, up to maxSetupPages of them.
 type pageSet struct {
+	h         *Handler
 	cat       *mailconf.Catalog
 	publicURL string
 	index     map[string][]byte
-	setup     map[setupKey]page
 	notFound  map[string]page // slot: the domain
 	bad       map[string][]byte
+
+	mu    sync.Mutex
+	setup map[setupKey]page
+}
+
+// Setup page caching: a deployment of a few providers has all of them ready at load;
+// one of ten thousand renders each on first use (about 0.3 ms) and keeps at most
+// maxSetupPages.
+const (
+	prewarmProviders = 64
+	maxSetupPages    = 4096
+)
+
+// setupPage returns the setup page of a provider in a language, for one address or for
+// a domain.
+func (s *pageSet) setupPage(p *mailconf.Provider, lang string, address bool) (page, error) {
+	key := setupKey{p.ID, lang, address}
+	s.mu.Lock()
+	pg, ok := s.setup[key]
+	s.mu.Unlock()
+	if ok {
+		return pg, nil
+	}
+	b, err := s.h.render("setup", s.h.setupView(s.cat, p, lang, address))
+	if err != nil {
+		return nil, err
+	}
+	pg = cut(b)
+	s.mu.Lock()
+	if len(s.setup) < maxSetupPages {
+		s.setup[key] = pg
+	}
+	s.mu.Unlock()
+	return pg, nil
 }
 
 type setupKey struct {
@@ -116,6 +153,7 @@ type setupKey struct {
 // Prepare renders every page of cat and returns the function that switches to them.
 func (h *Handler) Prepare(cat *mailconf.Catalog) (func(), error) {
 	s := &pageSet{
+		h:        h,
 		cat:      cat,
 		index:    map[string][]byte{},
 		setup:    map[setupKey]page{},
@@ -131,13 +169,11 @@ func (h *Handler) Prepare(cat *mailconf.Catalog) (func(), error) {
 			return nil, err
 		}
 		s.index[lang] = b
-		for _, p := range cat.Providers {
+		for _, p := range cat.Providers[:min(len(cat.Providers), prewarmProviders)] {
 			for _, withAddress := range []bool{true, false} {
-				b, err := h.render("setup", h.setupView(p, lang, withAddress))
-				if err != nil {
+				if _, err := s.setupPage(p, lang, withAddress); err != nil {
 					return nil, err
 				}
-				s.setup[setupKey{p.ID, lang, withAddress}] = cut(b)
 			}
 		}
 		t := ui[lang]
@@ -196,7 +232,10 @@ func (h *Handler) Setup(c echo.Context) error {
 	}
 	httpserver.NoteDomain(c, domain, p.ID)
 	lang := httpserver.Language(r, Languages, p.DisplayName.Languages())
-	pg := s.setup[setupKey{p.ID, lang, !f.address.IsZero()}]
+	pg, err := s.setupPage(p, lang, !f.address.IsZero())
+	if err != nil {
+		return err
+	}
 	if !f.address.IsZero() {
 		if base := baseURL(c, s.publicURL); base != "" {
 			qr, err := qrSVG(base+h.links.Profile+"?emailaddress="+url.QueryEscape(f.address.String()), html.EscapeString(ui[lang].ProfileDownload))

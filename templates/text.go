@@ -8,8 +8,8 @@ var Languages = []string{"en", "zh-CN"}
 type uiText struct {
 	LangName string // the language's own name, for the switch
 
-	SiteTitle, IndexIntro, IndexProviders, IndexDomains, IndexForm, AddressLabel, AddressPlaceholder, Show string
-	IndexWhat                                                                                              []string
+	SiteTitle, IndexIntro, IndexProviders, IndexDomains, IndexMore, IndexForm, AddressLabel, AddressPlaceholder, Show string
+	IndexWhat                                                                                                         []string
 
 	SetupTitle, SetupFor, SetupForDomain, BeforeYouStart, OpenSettings string
 
@@ -47,6 +47,7 @@ var ui = map[string]*uiText{
 		IndexWhat:          []string{"Mozilla autoconfig for Thunderbird and most open-source apps", "Autodiscover for Outlook", "DNS SRV records (RFC 6186)", "configuration profiles for iPhone, iPad and Mac"},
 		IndexProviders:     "Mail services described here",
 		IndexDomains:       "Addresses at",
+		IndexMore:          "and %d more domains",
 		IndexForm:          "Show the settings for your address",
 		AddressLabel:       "Your email address",
 		AddressPlaceholder: "you@example.com",
@@ -164,6 +165,7 @@ var ui = map[string]*uiText{
 		IndexWhat:          []string{"Mozilla 自动配置（Thunderbird 及多数开源客户端）", "Outlook 自动发现（Autodiscover）", "DNS SRV 记录（RFC 6186）", "iPhone、iPad 和 Mac 的描述文件"},
 		IndexProviders:     "这里提供设置的邮箱服务",
 		IndexDomains:       "邮箱后缀",
+		IndexMore:          "以及另外 %d 个域名",
 		IndexForm:          "查看你的邮箱地址的设置",
 		AddressLabel:       "你的邮箱地址",
 		AddressPlaceholder: "you@example.com",

@@ -40,6 +40,7 @@ type indexView struct {
 type providerLink struct {
 	Name, Href string
 	Domains    []link
+	More       string // how many more domains it serves, from its sources
 }
 
 func (h *Handler) indexView(cat *mailconf.Catalog, lang string) indexView {
@@ -48,6 +49,9 @@ func (h *Handler) indexView(cat *mailconf.Catalog, lang string) indexView {
 		pl := providerLink{Name: p.DisplayName.For(lang), Href: domainHref(p.PrimaryDomain(), lang)}
 		for _, d := range p.Domains {
 			pl.Domains = append(pl.Domains, link{Name: d.Unicode(), Href: domainHref(d, lang)})
+		}
+		if n := len(cat.SourcedDomains(p)); n > 0 {
+			pl.More = fmt.Sprintf(ui[lang].IndexMore, n)
 		}
 		v.Providers = append(v.Providers, pl)
 	}
@@ -103,7 +107,7 @@ type trouble struct {
 
 // setupView is the setup page of a provider in one language, for one address (its parts
 // as slot markers) or for any address of a domain.
-func (h *Handler) setupView(p *mailconf.Provider, lang string, withAddress bool) setupView {
+func (h *Handler) setupView(cat *mailconf.Catalog, p *mailconf.Provider, lang string, withAddress bool) setupView {
 	t := ui[lang]
 	name := p.DisplayName.For(lang)
 	var href func(string) string
@@ -162,7 +166,7 @@ func (h *Handler) setupView(p *mailconf.Provider, lang string, withAddress bool)
 	}
 	protocol := map[mailconf.ServerType]string{mailconf.TypeIMAP: "IMAP", mailconf.TypePOP3: "POP3", mailconf.TypeSMTP: "SMTP"}
 	row := func(s *mailconf.Server, dir string) serverRow {
-		return serverRow{Protocol: protocol[s.Type], Direction: dir, Host: s.Hostname.String(), Port: strconv.Itoa(s.Port),
+		return serverRow{Protocol: protocol[s.Type], Direction: dir, Host: host(s), Port: strconv.Itoa(s.Port),
 			Security: security(s), Username: username(s), Password: password}
 	}
 	for i := range p.Incoming {
@@ -175,8 +179,8 @@ func (h *Handler) setupView(p *mailconf.Provider, lang string, withAddress bool)
 	// The servers an app that takes one of each uses, for the step-by-step lists.
 	in, out := p.PreferredIncoming(), &p.Outgoing[0]
 	manual := []string{
-		fmt.Sprintf(t.ManualIncoming, protocol[in.Type], in.Hostname, strconv.Itoa(in.Port), security(in), username(in)),
-		fmt.Sprintf(t.ManualOutgoing, protocol[out.Type], out.Hostname, strconv.Itoa(out.Port), security(out), username(out)),
+		fmt.Sprintf(t.ManualIncoming, protocol[in.Type], host(in), strconv.Itoa(in.Port), security(in), username(in)),
+		fmt.Sprintf(t.ManualOutgoing, protocol[out.Type], host(out), strconv.Itoa(out.Port), security(out), username(out)),
 	}
 	steps := func(list []string) []string {
 		var out []string
@@ -237,7 +241,7 @@ func mistakes(p *mailconf.Provider, t *uiText, security func(*mailconf.Server) s
 	protocol := map[mailconf.ServerType]string{mailconf.TypeIMAP: "IMAP", mailconf.TypePOP3: "POP3", mailconf.TypeSMTP: "SMTP"}
 	var imap, pop *mailconf.Server
 	for _, s := range p.Servers() {
-		out = append(out, fmt.Sprintf(t.MistakeServer, protocol[s.Type], s.Hostname, strconv.Itoa(s.Port), security(&s)))
+		out = append(out, fmt.Sprintf(t.MistakeServer, protocol[s.Type], host(&s), strconv.Itoa(s.Port), security(&s)))
 		switch {
 		case s.Type == mailconf.TypeIMAP && imap == nil:
 			imap = &s
@@ -246,7 +250,7 @@ func mistakes(p *mailconf.Provider, t *uiText, security func(*mailconf.Server) s
 		}
 	}
 	if imap != nil && pop != nil && imap.Hostname != pop.Hostname {
-		out = append(out, fmt.Sprintf(t.MistakeIMAPvsPOP, pop.Hostname, "POP3"))
+		out = append(out, fmt.Sprintf(t.MistakeIMAPvsPOP, host(pop), "POP3"))
 	}
 	if imap != nil && pop != nil && pop.Port == 995 {
 		out = append(out, t.MistakePort995)
@@ -261,6 +265,15 @@ func mistakes(p *mailconf.Provider, t *uiText, security func(*mailconf.Server) s
 		out = append(out, t.MistakeUsername)
 	}
 	return append(out, t.MistakeHTTPS)
+}
+
+// host is a server's host name on a page: the literal name, or the per-domain name
+// with the domain's slot.
+func host(s *mailconf.Server) string {
+	if s.Hostname.PerDomain() {
+		return s.Hostname.Prefix() + markers[slotDomainASCII]
+	}
+	return s.Hostname.String()
 }
 
 // takesPassword reports whether a step takes the password hint.

@@ -85,8 +85,12 @@ func (c *certificates) filePaths(cat *mailconf.Catalog) (string, string) {
 // autodiscover.<d> of every configured domain, plus the configured extra names.
 func acmeNames(cat *mailconf.Catalog) []string {
 	var names []string
-	for _, d := range cat.Domains() {
-		names = append(names, d.Autoconfig().String(), d.Autodiscover().String())
+	// The configured domains only: domains read from sources come and go by the
+	// thousand, beyond what a CA issues (README, "Hosting many domains").
+	for _, p := range cat.Providers {
+		for _, d := range p.Domains {
+			names = append(names, d.Autoconfig().String(), d.Autodiscover().String())
+		}
 	}
 	if cat.TLS.ACME != nil {
 		for _, n := range cat.TLS.ACME.ExtraNames {

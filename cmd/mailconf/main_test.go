@@ -78,7 +78,7 @@ func TestValidate(t *testing.T) {
 		want []string
 	}{
 		{[]string{"validate"}, 0, []string{"builtin.yaml: ok (1 providers, 2 domains)"}},
-		{[]string{"validate", "-config", "../../deploy/mailconf.example.yaml"}, 0, []string{"mailconf.example.yaml: ok (2 providers, 5 domains)"}},
+		{[]string{"validate", "-config", "../../deploy/mailconf.example.yaml"}, 0, []string{"mailconf.example.yaml: ok (2 providers, 10 domains)"}},
 		{[]string{"validate", "-config", bad}, 1, []string{
 			bad + ":8: providers[0].incoming[0].port: 99999 is outside 1..65535",
 			bad + `:9: providers[0].incoming[0].socket: "TLS" is not SSL, STARTTLS or plain`,

@@ -26,6 +26,7 @@ import (
 	"github.com/mailconf/mailconf/httpserver"
 	"github.com/mailconf/mailconf/internal/connlimit"
 	"github.com/mailconf/mailconf/internal/logbuf"
+	"github.com/mailconf/mailconf/internal/sources"
 	"github.com/mailconf/mailconf/mobileconfig"
 	"github.com/mailconf/mailconf/templates"
 )
@@ -107,7 +108,9 @@ type daemon struct {
 	metrics *admin.Metrics
 	ready   *admin.Readiness
 
-	mu        sync.Mutex                     // serializes reloads
+	mu        sync.Mutex                     // serializes reloads and domain refreshes
+	config    *mailconf.Catalog              // the configuration, without sourced domains
+	sources   *sources.Manager               // the providers' domain sources
 	preparers []preparer                     // in the order they switch
 	limits    map[string]connlimit.Limits    // connection caps by listener name
 	listeners map[string]*connlimit.Listener // the capped listeners opened
@@ -119,8 +122,8 @@ type daemon struct {
 }
 
 func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
-	d := &daemon{flags: f, log: log, listeners: map[string]*connlimit.Listener{}}
-	conditions := []string{"config"}
+	d := &daemon{flags: f, log: log, listeners: map[string]*connlimit.Listener{}, sources: &sources.Manager{}}
+	conditions := []string{"config", "domains"}
 	for name, addr := range map[string]string{"http": f.http, "https": f.https, "dns": f.dns} {
 		if addr != "" {
 			conditions = append(conditions, name)
@@ -134,6 +137,13 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 	}
 	for _, w := range cat.Warnings {
 		log.Warn("configuration", slog.String("problem", w.String()))
+	}
+	// Every domain source is read once before anything is served from the catalog; one
+	// that fails leaves its provider with its configured domains, and the server not
+	// ready, until it is read.
+	d.config = cat
+	if served, err := d.withSources(context.Background(), cat, true); err == nil {
+		cat = served
 	}
 	ac, err := autoconfig.New(cat)
 	if err != nil {
@@ -198,10 +208,13 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 		}, nil
 	}))
 	d.metrics.SetLimits(limitMetrics(cat))
+	d.metrics.SetSourceCounts(d.sourceCounts)
+	d.ready.SetDetail(d.sourceDetail)
+	d.updateSourceReadiness()
 	d.metrics.ConfigLoaded(cat.Source, len(cat.Providers), false)
 	d.ready.Set("config", true)
 	log.Info("configuration loaded", slog.String("source", cat.Source),
-		slog.Int("providers", len(cat.Providers)), slog.Int("domains", len(cat.Domains())))
+		slog.Int("providers", len(cat.Providers)), slog.Int("domains", cat.NumDomains()))
 	return d, nil
 }
 
@@ -282,6 +295,7 @@ func (d *daemon) run(ctx context.Context) error {
 		serve("admin", func() error { return httpserver.Serve(ctx, srv, ln, shutdownGrace) })
 	}
 
+	go d.runSources(ctx)
 	// Reloads run beside this loop, one at a time: a reload that hangs (a configuration
 	// file on a stuck mount) must not keep SIGTERM from stopping the server.
 	reloads := make(chan struct{}, 1)
@@ -289,7 +303,7 @@ func (d *daemon) run(ctx context.Context) error {
 		for {
 			select {
 			case <-reloads:
-				_ = d.reload()
+				_ = d.reload(ctx)
 			case <-ctx.Done():
 				return
 			}
@@ -400,7 +414,7 @@ func (d *daemon) listening(name string, addr net.Addr) {
 // reload re-reads the configuration, prepares every response and zone from it, and only
 // then switches all components to it. A configuration with problems is refused whole:
 // the old one keeps serving, and each problem is logged with file and line.
-func (d *daemon) reload() error {
+func (d *daemon) reload(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	cat, err := loadCatalog(d.flags.config)
@@ -418,13 +432,72 @@ func (d *daemon) reload() error {
 		}
 		return err
 	}
-	// Prepare every response, zone and certificate first; switch only when all are ready.
+	// SIGHUP reads the domain sources again too.
+	served, err := d.withSources(ctx, cat, true)
+	if err != nil {
+		d.metrics.ConfigFailed()
+		return err
+	}
+	if err := d.apply(served); err != nil {
+		d.metrics.ConfigFailed()
+		d.log.Error("configuration refused; the previous one stays in use", slog.Any("err", err))
+		return err
+	}
+	d.config = cat
+	for _, w := range cat.Warnings {
+		d.log.Warn("configuration", slog.String("problem", w.String()))
+	}
+	d.metrics.ConfigLoaded(cat.Source, len(cat.Providers), true)
+	d.log.Info("configuration reloaded", slog.String("source", cat.Source),
+		slog.Int("providers", len(cat.Providers)), slog.Int("domains", served.NumDomains()))
+	return nil
+}
+
+// withSources reads cat's domain sources (those due, or all with force) and returns
+// the catalog to serve: cat with every source's newest good list. A domain two
+// providers claim refuses the change: the error names both. d.mu is held, or the
+// daemon is starting.
+func (d *daemon) withSources(ctx context.Context, cat *mailconf.Catalog, force bool) (*mailconf.Catalog, error) {
+	lists, _ := d.sources.Refresh(ctx, cat, time.Now(), force)
+	d.logSourceErrors()
+	served, err := cat.WithSourcedDomains(lists)
+	if err != nil {
+		d.log.Error("domain lists refused; the previous ones stay in use", slog.Any("err", err))
+		return nil, err
+	}
+	return served, nil
+}
+
+// refreshDomains reads the domain sources that are due and, when a list changed,
+// switches every component to the new domains, as a reload does.
+func (d *daemon) refreshDomains(ctx context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	lists, changed := d.sources.Refresh(ctx, d.config, time.Now(), false)
+	d.logSourceErrors()
+	d.updateSourceReadiness()
+	if !changed {
+		return
+	}
+	served, err := d.config.WithSourcedDomains(lists)
+	if err != nil {
+		d.log.Error("domain lists refused; the previous ones stay in use", slog.Any("err", err))
+		return
+	}
+	if err := d.apply(served); err != nil {
+		d.log.Error("domain lists refused; the previous ones stay in use", slog.Any("err", err))
+		return
+	}
+	d.log.Info("domains updated", slog.Int("domains", served.NumDomains()))
+}
+
+// apply prepares every response, zone and certificate for cat, then switches every
+// component to it; nothing switches unless all are ready. d.mu is held.
+func (d *daemon) apply(cat *mailconf.Catalog) error {
 	commits := make([]func(), 0, len(d.preparers))
 	for _, p := range d.preparers {
 		commit, err := p.Prepare(cat)
 		if err != nil {
-			d.metrics.ConfigFailed()
-			d.log.Error("configuration refused; the previous one stays in use", slog.Any("err", err))
 			return err
 		}
 		commits = append(commits, commit)
@@ -432,13 +505,62 @@ func (d *daemon) reload() error {
 	for _, commit := range commits {
 		commit()
 	}
-	for _, w := range cat.Warnings {
-		d.log.Warn("configuration", slog.String("problem", w.String()))
-	}
-	d.metrics.ConfigLoaded(cat.Source, len(cat.Providers), true)
-	d.log.Info("configuration reloaded", slog.String("source", cat.Source),
-		slog.Int("providers", len(cat.Providers)), slog.Int("domains", len(cat.Domains())))
+	d.updateSourceReadiness()
 	return nil
+}
+
+// runSources reads the domain sources whenever one is due, until ctx ends.
+func (d *daemon) runSources(ctx context.Context) {
+	for {
+		wait := time.Hour
+		if next := d.sources.NextDue(); !next.IsZero() {
+			wait = max(time.Until(next), 0)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		d.refreshDomains(ctx)
+	}
+}
+
+// logSourceErrors logs the sources whose last read failed.
+func (d *daemon) logSourceErrors() {
+	for _, s := range d.sources.Statuses() {
+		if s.Err != nil {
+			d.log.Error("domain source failed; its last good list stays in use", slog.String("provider", s.Provider.String()),
+				slog.String("source", s.Source), slog.Any("err", s.Err), slog.Int("domains", s.Domains))
+		}
+	}
+}
+
+// updateSourceReadiness is ready once every source has been read whole.
+func (d *daemon) updateSourceReadiness() {
+	d.ready.Set("domains", len(d.sources.Pending()) == 0)
+}
+
+// sourceDetail is the /readyz detail of the sources that fail or were never read.
+func (d *daemon) sourceDetail() []string {
+	var out []string
+	for _, s := range d.sources.Statuses() {
+		switch {
+		case !s.Loaded:
+			out = append(out, fmt.Sprintf("domains: %s: %s: not read yet: %v", s.Provider, s.Source, s.Err))
+		case s.Err != nil:
+			out = append(out, fmt.Sprintf("domains: %s: %s: failing, serving the %d domains read at %s: %v", s.Provider, s.Source, s.Domains, s.LastOK.UTC().Format(time.RFC3339), s.Err))
+		}
+	}
+	return out
+}
+
+// sourceCounts reports every source to /metrics.
+func (d *daemon) sourceCounts(f func(provider, source string, domains int, errors uint64, lastOK time.Time)) {
+	for _, s := range d.sources.Statuses() {
+		f(s.Provider.String(), s.Source, s.Domains, s.Errors, s.LastOK)
+	}
 }
 
 // newLogger returns a slog logger writing to w in the given format at the given level.

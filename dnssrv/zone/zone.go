@@ -101,7 +101,7 @@ func (b *builder) build() error {
 	ttl := cfg.TTL
 
 	for _, p := range b.cat.Providers {
-		for _, d := range p.Domains {
+		for _, d := range b.cat.DomainsOf(p) {
 			apex := d.FQDN()
 			if _, dup := b.set.byApex[apex]; dup {
 				return fmt.Errorf("%w: domain %s configured twice", ErrBadCatalog, d)
@@ -174,7 +174,7 @@ func (b *builder) addSRVs(d mailconf.Domain, p *mailconf.Provider, weight uint16
 				Priority: uint16(min(10*i, 65535)),
 				Weight:   weight,
 				Port:     uint16(s.Port),
-				Target:   s.Hostname.FQDN(),
+				Target:   s.Hostname.For(d).FQDN(),
 			})
 		}
 	}
