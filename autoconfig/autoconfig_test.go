@@ -443,3 +443,78 @@ func mustDomain(t testing.TB, s string) mailconf.Domain {
 	}
 	return d
 }
+
+// TestGoldenPerDomain renders the document of a provider with per-domain host names
+// for one of its domains: that domain alone, the host names filled in.
+func TestGoldenPerDomain(t *testing.T) {
+	cat, err := mailconf.Parse("perdomain.yaml", []byte(`
+providers:
+  - id: hoster.example
+    display_name: Hoster Mail
+    domains: [hoster.example, customer.example]
+    incoming:
+      - {type: imap, hostname: "imap.%EMAILDOMAIN%", port: 993, socket: SSL}
+      - {type: pop3, hostname: pop.hoster.example, port: 995, socket: SSL}
+    outgoing:
+      - {hostname: "%EMAILDOMAIN%", port: 465, socket: SSL}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cat.Providers[0]
+	got, err := RenderFor(p, mustDomain(t, "customer.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "perdomain-customer.example.golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./autoconfig -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("rendered document differs from %s:\n%s", path, got)
+	}
+	if err := checkCommonRules(want); err != nil {
+		t.Errorf("common client rules: %v", err)
+	}
+	for _, parse := range []func([]byte) (*clientConfig, error){parseK9, func(b []byte) (*clientConfig, error) { return parseThunderbird(b, "text/xml") }} {
+		c, err := parse(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Incoming[0].Hostname != "imap.customer.example" || c.Outgoing[0].Hostname != "customer.example" || strings.Join(c.Domains, " ") != "customer.example" {
+			t.Errorf("clients read %+v", c)
+		}
+	}
+	// Served over HTTP: each domain its document, each its ETag.
+	srv, _, _ := newTestServer(t, cat)
+	etags := map[string]bool{}
+	for _, host := range []string{"autoconfig.customer.example", "autoconfig.hoster.example"} {
+		req, _ := http.NewRequest("GET", srv.URL+"/mail/config-v1.1.xml", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		domain := strings.TrimPrefix(host, "autoconfig.")
+		if want, _ := RenderFor(p, mustDomain(t, domain)); !bytes.Equal(body, want) || resp.Header.Get("Content-Length") != strconv.Itoa(len(body)) {
+			t.Errorf("%s: served\n%s\nwant\n%s", host, body, want)
+		}
+		etags[resp.Header.Get("ETag")] = true
+		// The ETag validates.
+		req.Header.Set("If-None-Match", resp.Header.Get("ETag"))
+		if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 304 {
+			t.Errorf("%s: If-None-Match: %v %v", host, resp.StatusCode, err)
+		}
+	}
+	if len(etags) != 2 {
+		t.Errorf("ETags %v: one per domain wanted", etags)
+	}
+}
