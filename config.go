@@ -22,6 +22,11 @@ type Config struct {
 	// take a provider shipped in the binary as it is.
 	Providers []Provider `yaml:"providers"`
 
+	// Include are files of one provider each, by glob pattern (relative to this file's
+	// directory), added after Providers in the order of the patterns and, within one,
+	// of the file names. Each is checked with its own name and lines.
+	Include []string `yaml:"include,omitempty"`
+
 	// Autodiscover configures the Outlook Autodiscover answers.
 	Autodiscover AutodiscoverConfig `yaml:"autodiscover,omitempty"`
 

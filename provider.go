@@ -20,6 +20,11 @@ type Provider struct {
 	// "qq.com"); the entry then takes that provider whole and must set nothing else.
 	Builtin string `yaml:"builtin,omitempty"`
 
+	// ISPDB, when set, names a file in Mozilla's ISPDB format (config-v1.1.xml), or a
+	// directory of them: the entry takes the providers they describe and must set nothing
+	// else. Elements mailconf does not model are reported as warnings.
+	ISPDB string `yaml:"ispdb,omitempty"`
+
 	// DisplayName is the provider's full name, as one string or per language
 	// ({en: QQ Mail, zh-CN: QQ邮箱}); the first language listed is the default.
 	DisplayName Localized `yaml:"display_name"`

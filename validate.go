@@ -22,8 +22,10 @@ import (
 type validator struct {
 	file     string
 	root     *yaml.Node      // the document, for the line of a field
+	lines    map[string]int  // the line of a field, for documents that are not YAML
 	failed   map[string]bool // field paths that did not decode
 	problems []Problem
+	subs     []*validator // of the files this one's includes and ISPDB entries read
 }
 
 func newValidator(file string) *validator {
@@ -34,6 +36,13 @@ func newValidator(file string) *validator {
 // the nearest enclosing field the document has. It walks the document: problems are
 // few, fields many.
 func (v *validator) line(path string) int {
+	if v.lines != nil {
+		for p := path; ; p = parentPath(p) {
+			if l, ok := v.lines[p]; ok || p == "" {
+				return l
+			}
+		}
+	}
 	n, line := v.root, 0
 	for path != "" && n != nil {
 		var key string
@@ -459,38 +468,116 @@ func yamlKey(f reflect.StructField) string {
 
 // check validates the decoded configuration as a whole, fills in defaults, and builds
 // the catalog.
-func (v *validator) check(cfg *Config) *Catalog {
+// entry is a provider to check: from the configuration file, an included file or an
+// ISPDB file, with the validator that reports its problems and its path there.
+type entry struct {
+	p    Provider
+	v    *validator
+	path string // its field path in v's file: "providers[2]", or "" for a file of its own
+	name string // how messages about other providers name it
+}
+
+// entries expands the configuration's providers into what is checked: built-in
+// providers copied, ISPDB files and included files read. Problems reading them are
+// reported by v (or the validator of the file they are in).
+func (v *validator) entries(cfg *Config) []entry {
 	builtins, err := builtinProviders()
 	if err != nil {
 		v.add("", "%v", err)
 		return nil
 	}
-	cat := &Catalog{}
-	if len(cfg.Providers) == 0 {
-		v.add("providers", "list at least one provider")
-	}
-	ids := map[Domain]string{}     // id -> path of its first use
-	domains := map[Domain]string{} // domain -> path of the provider claiming it
+	var out []entry
 	for i := range cfg.Providers {
 		path := fmt.Sprintf("providers[%d]", i)
 		p := cfg.Providers[i]
-		if p.Builtin != "" {
+		switch {
+		case p.Builtin != "":
 			b, ok := builtins[p.Builtin]
 			if !ok {
-				v.add(path+".builtin", "no built-in provider %q (built in: %s)", p.Builtin, strings.Join(slices.Sorted(maps.Keys(builtins)), ", "))
+				v.add(join(path, "builtin"), "no built-in provider %q (built in: %s)", p.Builtin, strings.Join(slices.Sorted(maps.Keys(builtins)), ", "))
 				continue
 			}
 			if !reflect.DeepEqual(p, Provider{Builtin: p.Builtin}) {
 				v.add(path, "an entry with builtin takes that provider as it is; it cannot also set other keys")
 			}
-			p = cloneProvider(b)
+			out = append(out, entry{p: cloneProvider(b), v: v, path: path, name: path})
+		case p.ISPDB != "":
+			if !reflect.DeepEqual(p, Provider{ISPDB: p.ISPDB}) {
+				v.add(path, "an entry with ispdb takes the providers of those files as they are; it cannot also set other keys")
+			}
+			out = append(out, v.ispdbEntries(join(path, "ispdb"), v.relative(p.ISPDB))...)
+		default:
+			out = append(out, entry{p: p, v: v, path: path, name: path})
 		}
-		v.checkProvider(&p, path)
+	}
+	for i, pattern := range cfg.Include {
+		path := fmt.Sprintf("include[%d]", i)
+		files, err := filepath.Glob(v.relative(pattern))
+		if err != nil {
+			v.add(path, "%q: %v", pattern, err)
+			continue
+		}
+		if len(files) == 0 {
+			v.warn(path, "%q names no file", pattern)
+		}
+		slices.Sort(files)
+		for _, f := range files {
+			if e, ok := v.includedEntry(path, f); ok {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// includedEntry reads a provider file: one provider, the keys of a providers entry,
+// checked with its own file name and lines.
+func (v *validator) includedEntry(path, file string) (entry, bool) {
+	sub := newValidator(file)
+	v.subs = append(v.subs, sub)
+	data, err := ReadFile(file)
+	if err != nil {
+		v.add(path, "%v", err)
+		return entry{}, false
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		sub.problems = append(sub.problems, Problem{File: file, Line: yamlErrorLine(err), Message: cleanYAMLError(err)})
+		return entry{}, false
+	}
+	if len(root.Content) == 0 {
+		sub.add("", "the file is empty: describe one provider")
+		return entry{}, false
+	}
+	var p Provider
+	sub.root = root.Content[0]
+	sub.decode(sub.root, "", reflect.ValueOf(&p).Elem())
+	if p.Builtin != "" || p.ISPDB != "" {
+		sub.add("", "an included file describes a provider itself; builtin and ispdb go in the main configuration")
+		return entry{}, false
+	}
+	return entry{p: p, v: sub, path: "", name: file}, true
+}
+
+// check validates the decoded configuration as a whole, fills in defaults, and builds
+// the catalog.
+func (v *validator) check(cfg *Config) *Catalog {
+	entries := v.entries(cfg)
+	cat := &Catalog{}
+	if len(entries) == 0 && v.errorCount() == 0 {
+		v.add("providers", "list at least one provider")
+	}
+	ids := map[Domain]string{}     // id -> the provider that has it first
+	domains := map[Domain]string{} // domain -> the provider claiming it
+	for i := range entries {
+		e := &entries[i]
+		p := &e.p
+		e.v.checkProvider(p, e.path)
 		if !p.ID.IsZero() {
 			if first, dup := ids[p.ID]; dup {
-				v.add(path+".id", "id %q is already used by %s", p.ID, first)
+				e.v.add(join(e.path, "id"), "id %q is already used by %s", p.ID, first)
 			} else {
-				ids[p.ID] = path
+				ids[p.ID] = e.name
 			}
 		}
 		for j, d := range p.Domains {
@@ -498,18 +585,22 @@ func (v *validator) check(cfg *Config) *Catalog {
 				continue
 			}
 			if first, dup := domains[d]; dup {
-				v.add(fmt.Sprintf("%s.domains[%d]", path, j), "domain %s is already claimed by %s", d, first)
+				e.v.add(join(e.path, fmt.Sprintf("domains[%d]", j)), "domain %s is already claimed by %s", d, first)
 				continue
 			}
-			domains[d] = path
+			domains[d] = e.name
 		}
-		cat.Providers = append(cat.Providers, &p)
+		cat.Providers = append(cat.Providers, p)
 	}
 	v.checkAutodiscover(&cfg.Autodiscover)
 	v.checkProfile(&cfg.Profile)
 	v.checkDNS(&cfg.DNS, cat.Providers)
 	v.checkHTTP(&cfg.HTTP)
 	v.checkTLS(&cfg.TLS)
+	for _, sub := range v.subs {
+		v.problems = append(v.problems, sub.problems...)
+	}
+	v.subs = nil
 	if v.errorCount() > 0 {
 		return nil
 	}
@@ -531,7 +622,7 @@ func (v *validator) check(cfg *Config) *Catalog {
 // checkProvider checks one provider and fills in its defaults.
 func (v *validator) checkProvider(p *Provider, path string) {
 	if p.ID.IsZero() {
-		v.add(path+".id", "missing: give the provider an id, conventionally its primary domain")
+		v.add(join(path, "id"), "missing: give the provider an id, conventionally its primary domain")
 	}
 	v.checkNames(p, path)
 	v.checkDomains(p, path)
@@ -556,21 +647,21 @@ func (v *validator) checkNames(p *Provider, path string) {
 			n := utf8.RuneCountInString(t.Value)
 			switch {
 			case strings.TrimSpace(t.Value) != t.Value || strings.ContainsAny(t.Value, "\r\n\t"):
-				v.add(path+"."+field, "no leading, trailing or embedded line breaks allowed (clients do not trim)")
+				v.add(join(path, field), "no leading, trailing or embedded line breaks allowed (clients do not trim)")
 			case n > hard:
-				v.add(path+"."+field, "%d characters; at most %d allowed (draft-ietf-mailmaint-autoconfig §4)", n, hard)
+				v.add(join(path, field), "%d characters; at most %d allowed (draft-ietf-mailmaint-autoconfig §4)", n, hard)
 			case n > soft:
-				v.warn(path+"."+field, "%d characters; at most %d recommended (draft-ietf-mailmaint-autoconfig §4)", n, soft)
+				v.warn(join(path, field), "%d characters; at most %d recommended (draft-ietf-mailmaint-autoconfig §4)", n, soft)
 			}
 		}
 	}
 	if p.DisplayName.Default() == "" {
-		v.add(path+".display_name", "missing: clients show it as the account name")
+		v.add(join(path, "display_name"), "missing: clients show it as the account name")
 	}
 	checkLength("display_name", p.DisplayName, displayNameSoft, displayNameHard)
 	for _, t := range p.PasswordHint {
 		if strings.ContainsAny(t.Value, "\r\n") || len(t.Value) > 200 {
-			v.add(path+".password_hint", "one line of at most 200 bytes, please")
+			v.add(join(path, "password_hint"), "one line of at most 200 bytes, please")
 		}
 	}
 	if p.ShortName.Default() != "" {
@@ -579,7 +670,7 @@ func (v *validator) checkNames(p *Provider, path string) {
 	}
 	for _, t := range p.DisplayName {
 		if utf8.RuneCountInString(t.Value) > shortNameHard {
-			v.add(path+".short_name", "missing, and display_name %q is too long to stand in for it: give a short_name of at most %d characters", t.Value, shortNameHard)
+			v.add(join(path, "short_name"), "missing, and display_name %q is too long to stand in for it: give a short_name of at most %d characters", t.Value, shortNameHard)
 			break
 		}
 	}
@@ -589,13 +680,13 @@ func (v *validator) checkNames(p *Provider, path string) {
 // checkDomains checks that there are domains and that DNS can publish names under each.
 func (v *validator) checkDomains(p *Provider, path string) {
 	if len(p.Domains) == 0 {
-		v.add(path+".domains", "missing: list at least one domain")
+		v.add(join(path, "domains"), "missing: list at least one domain")
 	}
 	for j, d := range p.Domains {
 		// DNS publishes names under the domain; the longest must still be a valid name
 		// (RFC 1035 §2.3.4: 253 characters without the final dot).
 		if n := len(d.String()); len(longestOwner)+n > maxDomainLen {
-			v.add(fmt.Sprintf("%s.domains[%d]", path, j), "%d characters: too long to publish %s<domain> in DNS (at most %d)", n, longestOwner, maxDomainLen-len(longestOwner))
+			v.add(join(path, fmt.Sprintf("domains[%d]", j)), "%d characters: too long to publish %s<domain> in DNS (at most %d)", n, longestOwner, maxDomainLen-len(longestOwner))
 		}
 	}
 }
@@ -603,15 +694,15 @@ func (v *validator) checkDomains(p *Provider, path string) {
 // checkServers checks the incoming and outgoing servers.
 func (v *validator) checkServers(p *Provider, path string) {
 	if len(p.Incoming) == 0 {
-		v.add(path+".incoming", "missing: list at least one incoming (imap or pop3) server")
+		v.add(join(path, "incoming"), "missing: list at least one incoming (imap or pop3) server")
 	}
 	if len(p.Outgoing) == 0 {
-		v.add(path+".outgoing", "missing: list at least one outgoing (smtp) server")
+		v.add(join(path, "outgoing"), "missing: list at least one outgoing (smtp) server")
 	}
 	hasIMAP := false
 	for j := range p.Incoming {
 		s := &p.Incoming[j]
-		sp := fmt.Sprintf("%s.incoming[%d]", path, j)
+		sp := join(path, fmt.Sprintf("incoming[%d]", j))
 		if s.Type != TypeIMAP && s.Type != TypePOP3 {
 			v.add(sp+".type", "%q is not an incoming server type (imap or pop3)", s.Type)
 		}
@@ -625,16 +716,16 @@ func (v *validator) checkServers(p *Provider, path string) {
 		}
 		for j, d := range p.Domains {
 			if n := len(s.Hostname.Prefix()) + len(d.String()); n > maxDomainLen {
-				v.add(fmt.Sprintf("%s.domains[%d]", path, j), "%s makes %s%s, %d characters (at most %d)", s.Hostname, s.Hostname.Prefix(), d, n, maxDomainLen)
+				v.add(join(path, fmt.Sprintf("domains[%d]", j)), "%s makes %s%s, %d characters (at most %d)", s.Hostname, s.Hostname.Prefix(), d, n, maxDomainLen)
 			}
 		}
 	}
 	if len(p.Incoming) > 0 && !hasIMAP {
-		v.warn(path+".incoming", "no imap server: Thunderbird for Android (K-9) ignores POP3 and rejects the whole autoconfig file")
+		v.warn(join(path, "incoming"), "no imap server: Thunderbird for Android (K-9) ignores POP3 and rejects the whole autoconfig file")
 	}
 	for j := range p.Outgoing {
 		s := &p.Outgoing[j]
-		sp := fmt.Sprintf("%s.outgoing[%d]", path, j)
+		sp := join(path, fmt.Sprintf("outgoing[%d]", j))
 		if s.Type == "" {
 			s.Type = TypeSMTP
 		}
@@ -647,26 +738,26 @@ func (v *validator) checkServers(p *Provider, path string) {
 
 func (v *validator) checkServer(s *Server, path string) {
 	if s.Hostname.IsZero() {
-		v.add(path+".hostname", "missing")
+		v.add(join(path, "hostname"), "missing")
 	}
 	if s.Port < 1 || s.Port > 65535 {
-		v.add(path+".port", "%d is outside 1..65535", s.Port)
+		v.add(join(path, "port"), "%d is outside 1..65535", s.Port)
 	}
 	switch s.Socket {
 	case SocketSSL, SocketSTARTTLS:
 	case SocketPlain:
-		v.warn(path+".socket", "plain sends passwords unencrypted, and Thunderbird for Android rejects a whole autoconfig file that lists a plain server")
+		v.warn(join(path, "socket"), "plain sends passwords unencrypted, and Thunderbird for Android rejects a whole autoconfig file that lists a plain server")
 	case "":
-		v.add(path+".socket", "missing: SSL, STARTTLS or plain")
+		v.add(join(path, "socket"), "missing: SSL, STARTTLS or plain")
 	default:
-		v.add(path+".socket", "%q is not SSL, STARTTLS or plain (exact case; clients reject TLS and other spellings)", s.Socket)
+		v.add(join(path, "socket"), "%q is not SSL, STARTTLS or plain (exact case; clients reject TLS and other spellings)", s.Socket)
 	}
 	switch s.Authentication {
 	case "":
 		s.Authentication = AuthPasswordCleartext
 	case AuthPasswordCleartext, AuthPasswordEncrypted, AuthOAuth2, AuthClientIP, AuthTLSClientCert, AuthNone:
 	default:
-		v.add(path+".authentication", "%q is not one of password-cleartext, password-encrypted, OAuth2, client-IP-address, TLS-client-cert, none", s.Authentication)
+		v.add(join(path, "authentication"), "%q is not one of password-cleartext, password-encrypted, OAuth2, client-IP-address, TLS-client-cert, none", s.Authentication)
 	}
 	if s.Username == "" {
 		s.Username = PlaceholderAddress
@@ -674,10 +765,10 @@ func (v *validator) checkServer(s *Server, path string) {
 		switch s.Username {
 		case PlaceholderAddress, PlaceholderLocalPart, PlaceholderDomain:
 		default:
-			v.add(path+".username", "%q: a placeholder must be the whole username: %s, %s or %s", s.Username, PlaceholderAddress, PlaceholderLocalPart, PlaceholderDomain)
+			v.add(join(path, "username"), "%q: a placeholder must be the whole username: %s, %s or %s", s.Username, PlaceholderAddress, PlaceholderLocalPart, PlaceholderDomain)
 		}
 	} else if strings.TrimSpace(s.Username) != s.Username || strings.ContainsAny(s.Username, "\r\n\t") {
-		v.add(path+".username", "no leading or trailing space allowed")
+		v.add(join(path, "username"), "no leading or trailing space allowed")
 	}
 }
 
@@ -688,23 +779,23 @@ const defaultDomainsRefresh = 60 * time.Second
 func (v *validator) checkSources(p *Provider, path string) {
 	if len(p.DomainsFrom) == 0 {
 		if p.DomainsRefresh != 0 {
-			v.add(path+".domains_refresh", "set without domains_from")
+			v.add(join(path, "domains_refresh"), "set without domains_from")
 		}
 		return
 	}
 	if len(p.Domains) == 0 {
 		// The provider's primary domain names it in DNS defaults and on pages.
-		v.add(path+".domains", "list at least one domain beside domains_from: the first is the primary domain")
+		v.add(join(path, "domains"), "list at least one domain beside domains_from: the first is the primary domain")
 	}
 	switch {
 	case p.DomainsRefresh == 0:
 		p.DomainsRefresh = defaultDomainsRefresh
 	case p.DomainsRefresh < time.Second:
-		v.add(path+".domains_refresh", "%v: want 1s or more", p.DomainsRefresh)
+		v.add(join(path, "domains_refresh"), "%v: want 1s or more", p.DomainsRefresh)
 	}
 	for j := range p.DomainsFrom {
 		s := &p.DomainsFrom[j]
-		sp := fmt.Sprintf("%s.domains_from[%d]", path, j)
+		sp := join(path, fmt.Sprintf("domains_from[%d]", j))
 		if (s.File == "") == (s.SQL == nil) {
 			v.add(sp, "give either file or sql")
 			continue
@@ -748,7 +839,7 @@ func (v *validator) checkNotOffered(p *Provider, path string) {
 	for j, svc := range p.NotOffered {
 		for _, s := range p.Servers() {
 			if s.SRVService() == svc {
-				v.add(fmt.Sprintf("%s.not_offered[%d]", path, j), "%s is offered by %s:%d; it cannot also be marked as not offered", svc, s.Hostname, s.Port)
+				v.add(join(path, fmt.Sprintf("not_offered[%d]", j)), "%s is offered by %s:%d; it cannot also be marked as not offered", svc, s.Hostname, s.Port)
 			}
 		}
 	}
@@ -756,10 +847,10 @@ func (v *validator) checkNotOffered(p *Provider, path string) {
 
 func (v *validator) checkDocumentation(p *Provider, path string) {
 	if p.EnableURL != nil && len(p.Instructions) == 0 {
-		v.add(path+".enable_url", "give instructions too: they say what to do on that page")
+		v.add(join(path, "enable_url"), "give instructions too: they say what to do on that page")
 	}
 	for j, d := range p.Documentation {
-		dp := fmt.Sprintf("%s.documentation[%d]", path, j)
+		dp := join(path, fmt.Sprintf("documentation[%d]", j))
 		if d.URL.URL == nil {
 			v.add(dp+".url", "missing: the page's absolute http or https URL")
 		}

@@ -131,3 +131,33 @@ func TestDomainsFromFileEveryProtocol(t *testing.T) {
 		t.Errorf("the bad line is not in the log with its number and value")
 	}
 }
+
+// TestISPDBServed: a provider written in the ISPDB format is served over the other
+// protocols too: Autodiscover, SRV, the profile and the setup page.
+func TestISPDBServed(t *testing.T) {
+	dir := t.TempDir()
+	abs, err := filepath.Abs("../../testdata/ispdb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := startServe(t, "-config", writeConfig(t, dir, "c.yaml", "providers:\n  - ispdb: "+abs+"\n"))
+	base := "http://" + d.addr["http"]
+	pox := httpPost(t, base+"/autodiscover/autodiscover.xml", `<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request><EMailAddress>bob@starttls.example</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>`)
+	if !strings.Contains(pox, "<Server>mail.starttls.example</Server>") || !strings.Contains(pox, "<Port>143</Port>") || !strings.Contains(pox, "<Encryption>TLS</Encryption>") || !strings.Contains(pox, "<LoginName>bob</LoginName>") {
+		t.Errorf("Autodiscover:\n%s", pox)
+	}
+	q := new(dns.Msg)
+	q.SetQuestion("_imap._tcp.starttls.example.", dns.TypeSRV)
+	if r, err := dns.Exchange(q, d.addr["dns"]); err != nil || len(r.Answer) != 1 || r.Answer[0].(*dns.SRV).Port != 143 {
+		t.Errorf("SRV: %v %v", r, err)
+	}
+	if _, body := httpGet(t, base+"/email.mobileconfig?emailaddress=bob%40starttls.example", ""); !strings.Contains(body, "<string>mail.starttls.example</string>") || !strings.Contains(body, "EmailAuthCRAMMD5") {
+		t.Errorf("profile:\n%s", body)
+	}
+	if _, body := httpGet(t, base+"/setup/several.example?lang=en", ""); !strings.Contains(body, "Allow mail apps in the settings first.") || !strings.Contains(body, "https://several.example/settings/mail-apps") {
+		t.Errorf("setup page lacks the ISPDB instructions")
+	}
+	if !strings.Contains(d.logs.String(), "is not modelled by mailconf") {
+		t.Errorf("the warnings about what is not modelled are not logged")
+	}
+}
