@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -208,9 +209,21 @@ var scalarParsers = map[reflect.Type]func(s string) (any, error){
 	},
 }
 
+// kindCache holds kindOf's answer per type.
+var kindCache sync.Map // reflect.Type → decodeKind
+
 // kindOf classifies a type for decode. TestConfigKinds walks every type reachable
 // from Config and fails on kindUnsupported, so a new field cannot go unchecked.
 func kindOf(t reflect.Type) decodeKind {
+	if k, ok := kindCache.Load(t); ok {
+		return k.(decodeKind)
+	}
+	k := classify(t)
+	kindCache.Store(t, k)
+	return k
+}
+
+func classify(t reflect.Type) decodeKind {
 	if _, ok := scalarParsers[t]; ok {
 		return kindParsed
 	}
@@ -435,8 +448,15 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// fieldCache holds yamlFields' answer per struct type: a configuration of ten
+// thousand providers decodes the same few types a hundred thousand times.
+var fieldCache sync.Map // reflect.Type → map[string]reflect.StructField
+
 // yamlFields maps the YAML keys of a struct to its fields; fields tagged "-" have none.
 func yamlFields(t reflect.Type) map[string]reflect.StructField {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.StructField)
+	}
 	m := map[string]reflect.StructField{}
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -444,6 +464,7 @@ func yamlFields(t reflect.Type) map[string]reflect.StructField {
 			m[name] = f
 		}
 	}
+	fieldCache.Store(t, m)
 	return m
 }
 
@@ -590,7 +611,9 @@ func (v *validator) check(cfg *Config) *Catalog {
 			}
 			domains[d] = e.name
 		}
-		cat.Providers = append(cat.Providers, p)
+		// A copy: the entry holds its validator, and that the whole YAML tree.
+		prov := *p
+		cat.Providers = append(cat.Providers, &prov)
 	}
 	v.checkAutodiscover(&cfg.Autodiscover)
 	v.checkProfile(&cfg.Profile)

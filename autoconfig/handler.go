@@ -10,6 +10,7 @@ import (
 
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/httpserver"
+	"github.com/mailconf/mailconf/internal/parallel"
 )
 
 // Paths served. The ISPDB layout takes the domain as the last path element.
@@ -68,13 +69,17 @@ func (h *Handler) Update(cat *mailconf.Catalog) error {
 // Prepare builds the documents for a new catalog and returns the function that switches
 // to them, so a server can prepare every protocol before switching any.
 func (h *Handler) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
+	docs := make([]*document, len(cat.Providers))
+	err = parallel.For(len(docs), func(i int) (err error) {
+		docs[i], err = newDocument(cat.Providers[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
 	set := &documentSet{cat: cat, docs: make(map[*mailconf.Provider]*document, len(cat.Providers))}
-	for _, p := range cat.Providers {
-		doc, err := newDocument(p)
-		if err != nil {
-			return nil, err
-		}
-		set.docs[p] = doc
+	for i, p := range cat.Providers {
+		set.docs[p] = docs[i]
 	}
 	return func() { h.current.Store(set) }, nil
 }

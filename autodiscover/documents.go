@@ -11,6 +11,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/mailconf/mailconf"
+	"github.com/mailconf/mailconf/internal/parallel"
 )
 
 // documents are the answers prepared for one catalog. They are immutable.
@@ -63,12 +64,19 @@ func prepare(cat *mailconf.Catalog) (*documents, error) {
 	if u := cat.Autodiscover.URL; u != nil {
 		d.url, d.urlHost, d.urlPath = u.String(), cat.Autodiscover.Host, u.Path
 	}
-	for _, p := range cat.Providers {
-		t, err := settingsDocument(p, cat.Autodiscover.TTL)
-		if err != nil {
-			return nil, fmt.Errorf("%w: provider %s: %w", ErrPrepare, p.ID, err)
+	success := make([]template, len(cat.Providers))
+	err := parallel.For(len(success), func(i int) (err error) {
+		p := cat.Providers[i]
+		if success[i], err = settingsDocument(p, cat.Autodiscover.TTL); err != nil {
+			return fmt.Errorf("%w: provider %s: %w", ErrPrepare, p.ID, err)
 		}
-		d.success[p] = t
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range cat.Providers {
+		d.success[p] = success[i]
 	}
 	// Only configured, normalized domains fill in the URL: never the request's text or
 	// Host header (ProxyShell, CVE-2021-34473). A domain is letters, digits, hyphens
@@ -88,7 +96,6 @@ func prepare(cat *mailconf.Catalog) (*documents, error) {
 		pre, suf, _ := bytes.Cut(b, []byte(domain))
 		d.v2Prefix, d.v2Suffix = pre, suf
 	}
-	var err error
 	for _, e := range []struct {
 		t             *template
 		ns, code, msg string

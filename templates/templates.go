@@ -117,7 +117,7 @@ type pageSet struct {
 // one of ten thousand renders each on first use (about 0.3 ms) and keeps at most
 // maxSetupPages.
 const (
-	prewarmProviders = 64
+	prewarmProviders = 16
 	maxSetupPages    = 4096
 )
 

@@ -145,32 +145,37 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 	if served, err := d.withSources(context.Background(), cat, true); err == nil {
 		cat = served
 	}
-	ac, err := autoconfig.New(cat)
-	if err != nil {
-		return nil, err
-	}
-	ad, err := autodiscover.New(cat)
-	if err != nil {
-		return nil, err
-	}
-	pages, err := templates.New(cat, templates.Links{
-		Autoconfig:       autoconfig.PathConfig,
-		ISPDB:            strings.TrimSuffix(autoconfig.PathISPDB, ":domain"),
-		AutodiscoverJSON: autodiscover.PathJSON,
-		Profile:          mobileconfig.Path,
+	// The components build from the catalog at once: nothing but it is shared.
+	var (
+		ac                    *autoconfig.Handler
+		ad                    *autodiscover.Handler
+		pages                 *templates.Handler
+		acErr, adErr, pageErr error
+		dnsErr                error
+		wg                    sync.WaitGroup
+	)
+	wg.Go(func() { ac, acErr = autoconfig.New(cat) })
+	wg.Go(func() { ad, adErr = autodiscover.New(cat) })
+	wg.Go(func() {
+		pages, pageErr = templates.New(cat, templates.Links{
+			Autoconfig:       autoconfig.PathConfig,
+			ISPDB:            strings.TrimSuffix(autoconfig.PathISPDB, ":domain"),
+			AutodiscoverJSON: autodiscover.PathJSON,
+			Profile:          mobileconfig.Path,
+		})
 	})
-	if err != nil {
+	if f.dns != "" {
+		wg.Go(func() { d.dns, dnsErr = dnssrv.New(cat, log) })
+	}
+	wg.Wait()
+	if err := errors.Join(acErr, adErr, pageErr, dnsErr); err != nil {
 		return nil, err
 	}
 	d.profiles = mobileconfig.New(cat, log)
 	protocols := []httpserver.Protocol{ac, ad, pages, d.profiles}
 	d.metrics = admin.NewMetrics(buildVersion(), httpserver.EndpointLabels(protocols...))
 	d.preparers = []preparer{ac, ad, pages, d.profiles}
-	if f.dns != "" {
-		d.dns, err = dnssrv.New(cat, log)
-		if err != nil {
-			return nil, err
-		}
+	if d.dns != nil {
 		d.metrics.SetDNSCounts(d.dns.Stats().Each)
 		d.preparers = append(d.preparers, d.dns)
 	}
@@ -494,19 +499,31 @@ func (d *daemon) refreshDomains(ctx context.Context) {
 // apply prepares every response, zone and certificate for cat, then switches every
 // component to it; nothing switches unless all are ready. d.mu is held.
 func (d *daemon) apply(cat *mailconf.Catalog) error {
-	commits := make([]func(), 0, len(d.preparers))
-	for _, p := range d.preparers {
-		commit, err := p.Prepare(cat)
-		if err != nil {
-			return err
-		}
-		commits = append(commits, commit)
+	commits, err := prepareAll(d.preparers, cat)
+	if err != nil {
+		return err
 	}
 	for _, commit := range commits {
 		commit()
 	}
 	d.updateSourceReadiness()
 	return nil
+}
+
+// prepareAll prepares every component for cat at once (they share nothing but the
+// catalog, which is immutable) and returns their commits in order, or the first error.
+func prepareAll(ps []preparer, cat *mailconf.Catalog) ([]func(), error) {
+	commits := make([]func(), len(ps))
+	errs := make([]error, len(ps))
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Go(func() { commits[i], errs[i] = p.Prepare(cat) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return commits, nil
 }
 
 // runSources reads the domain sources whenever one is due, until ctx ends.
