@@ -762,3 +762,63 @@ func TestCheckJSONSchema(t *testing.T) {
 		})
 	}
 }
+
+// blackhole accepts connections on a loopback port and never answers.
+func blackhole(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestCheckTimeouts: servers that accept and never answer cost each step its timeout,
+// and the whole run its own.
+func TestCheckTimeouts(t *testing.T) {
+	s := newCheckSetup(t)
+	d := startServe(t, "-config", s.config, "-admin", "")
+	hole := blackhole(t)
+	args := append(s.checkArgs(d.addr["dns"], hole, d.addr["http"]), "-timeout", "300ms", "-connect", "-connect-to", ":993:"+hole, "-json", "alice@example.net")
+	code, r, out, _ := runCheckCmd(t, args...)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	checkReportSound(t, r, out)
+	wantStep(t, r, "autoconfig.autoconfig-https", check.StatusFail, "timeout")
+	wantStep(t, r, "outlook.pox-autodiscover", check.StatusFail, "timeout")
+	wantStep(t, r, "server.imap.imap.example.net:993", check.StatusFail, "timeout")
+	wantStep(t, r, "autoconfig.autoconfig-http", check.StatusOK, "")
+
+	// The whole run's limit stops steps whose own would let them wait longer.
+	args = append(s.checkArgs(d.addr["dns"], hole, d.addr["http"]), "-timeout", "1m", "-total-timeout", "500ms", "-json", "alice@example.net")
+	code, r, out, _ = runCheckCmd(t, args...)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	checkReportSound(t, r, out)
+	if st := wantStep(t, r, "autoconfig.autoconfig-https", check.StatusFail, "timeout"); !strings.Contains(st.Found, "-total-timeout") {
+		t.Errorf("found %q does not name the run's limit", st.Found)
+	}
+}

@@ -31,13 +31,20 @@ func (c *checker) judgeAutoconfig() []Step {
 		}
 		if a.kind == "ispdb" {
 			// Only clients pointed at this server (mailnews.auto_config_url) ask here.
-			demote(r, c.t("found.ispdb-optional"))
+			c.demote(r, c.t("found.ispdb-optional"))
 			continue
 		}
-		for j, b := range c.autoconfig {
-			if j != i && alternative(a, b) && results[j].usable && results[j].status() != StatusFail {
-				demote(r, c.t("found.moves-on", b.url))
+		// Name the alternative over the same scheme first: EmailEngine asks only HTTP.
+		for _, sameScheme := range []bool{true, false} {
+			if r.status() != StatusFail {
 				break
+			}
+			for j, b := range c.autoconfig {
+				if j != i && b.https == a.https == sameScheme && alternative(a, b) && results[j].usable && results[j].status() != StatusFail {
+					c.demote(r, c.t("found.moves-on", b.url))
+					c.softenOnDomain(r, a.url)
+					break
+				}
 			}
 		}
 	}
@@ -49,14 +56,14 @@ func (c *checker) judgeAutoconfig() []Step {
 }
 
 // demote turns a failure that clients get past into a warning, and says where they go.
-func demote(r *result, where string) {
+func (c *checker) demote(r *result, where string) {
 	for i := range r.issues {
 		if r.issues[i].status == StatusFail {
 			r.issues[i].status = StatusWarn
 		}
 	}
 	if w := r.worst(); w != nil {
-		w.found += " (" + where + ")"
+		w.found += c.t("report.note", where)
 	}
 }
 

@@ -56,7 +56,7 @@ func Run(ctx context.Context, o Options) *Report {
 	if o.UserAgent == "" {
 		o.UserAgent = "mailconf-check"
 	}
-	c := &checker{o: o, net: newNetwork(o.Resolvers, o.ConnectTo, o.StepTimeout, o.UserAgent)}
+	c := &checker{o: o, ctx: ctx, net: newNetwork(o.Resolvers, o.ConnectTo, o.StepTimeout, o.UserAgent)}
 	defer c.net.close()
 	c.domain = o.Domain.String()
 	c.address = o.Address.String()
@@ -87,6 +87,7 @@ func Run(ctx context.Context, o Options) *Report {
 // checker holds one run: what was asked, what came back, and the views derived.
 type checker struct {
 	o   Options
+	ctx context.Context // the whole run's
 	net *network
 
 	domain, address                  string

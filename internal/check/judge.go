@@ -148,7 +148,11 @@ func (c *checker) connectionIssue(err error, host, port string, https bool) *iss
 	case errors.As(err, &tlsAlert), strings.Contains(err.Error(), "tls:"):
 		return &issue{StatusFail, "tls-handshake", c.t("found.tls-handshake", clean(err.Error(), 160)), c.t("fix.tls-handshake", host, port)}
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		return &issue{StatusFail, "timeout", c.t("found.timeout", c.o.StepTimeout), c.t("fix.unreachable", host, port)}
+		found := c.t("found.timeout", c.o.StepTimeout)
+		if c.ctx.Err() != nil {
+			found = c.t("found.run-timeout")
+		}
+		return &issue{StatusFail, "timeout", found, c.t("fix.unreachable", host, port)}
 	}
 	return &issue{StatusFail, "unreachable", clean(err.Error(), 160), c.t("fix.unreachable", host, port)}
 }
@@ -254,4 +258,24 @@ func (c *checker) dnsFailure(err error) string {
 		return c.t("found.dns-timeout", c.o.StepTimeout)
 	}
 	return c.t("found.dns-failed", clean(err.Error(), 160))
+}
+
+// softenOnDomain rewrites the fix of a warning for a URL on the bare domain, which is
+// usually a web site rather than mailconf: the clients move on, and the site can pass
+// the path on to mailconf (deploy/proxy/). A certificate the site serves wrong keeps
+// its own fix.
+func (c *checker) softenOnDomain(r *result, u string) {
+	p, err := url.Parse(u)
+	if err != nil || !strings.EqualFold(p.Hostname(), c.domain) {
+		return
+	}
+	w := r.worst()
+	if w == nil || w.status != StatusWarn || strings.HasPrefix(w.problem, "cert-") {
+		return
+	}
+	prefix := "/autodiscover/"
+	if strings.HasPrefix(p.Path, "/.well-known/") {
+		prefix = "/.well-known/autoconfig/"
+	}
+	w.fix = c.t("fix.domain-optional", p.Scheme+"://"+p.Host, prefix)
 }

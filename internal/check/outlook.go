@@ -119,7 +119,8 @@ func (c *checker) judgeOutlook() []Step {
 		switch {
 		case works == nil || r.status() != StatusFail:
 		case r.moveOn:
-			demote(r, c.t("found.outlook-moves-on", strings.TrimPrefix(works.asked, "POST ")))
+			c.demote(r, c.t("found.outlook-moves-on", strings.TrimPrefix(works.asked, "POST ")))
+			c.softenOnDomain(r, strings.TrimPrefix(strings.TrimPrefix(r.asked, "POST "), "GET "))
 		case r == redirect || r == srv:
 			// Not configured: Outlook does not need it.
 			for i := range r.issues {

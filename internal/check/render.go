@@ -31,7 +31,7 @@ func (r *Report) WriteText(w io.Writer) error {
 				b.WriteString("      " + s.Found + "\n")
 			}
 			if s.Fix != "" {
-				b.WriteString("      → " + tr(r.Lang, "report.fix") + ": " + s.Fix + "\n")
+				b.WriteString("      → " + tr(r.Lang, "report.fix") + s.Fix + "\n")
 			}
 		}
 	}

@@ -122,7 +122,10 @@ func (c *checker) probe(ctx context.Context, s clientrules.Server) *result {
 		tc := tls.Client(raw, &tls.Config{ServerName: s.Hostname, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
 		if err := tc.HandshakeContext(ctx); err != nil {
 			var rh tls.RecordHeaderError
-			if errors.As(err, &rh) {
+			var ne net.Error
+			if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+				r.add(c.mailConnectionIssue(err, s))
+			} else if errors.As(err, &rh) {
 				// A server that speaks first in plain text: its greeting is in the header.
 				r.add(issue{StatusFail, "no-tls", c.t("found.no-tls-greeting", clean(string(rh.RecordHeader[:]), 5)),
 					c.t("fix.no-tls", s.Port, typ, clientrules.StandardPort(s.Type, clientrules.SocketSSL))})

@@ -118,6 +118,10 @@ func (c *checker) judgeSRV() []Step {
 				}
 				s := clientrules.Server{Type: typ, Hostname: trimDot(rr.Target), Port: int(rr.Port), Socket: socket}
 				for _, i := range c.mistakeIssues(s) {
+					i.found = srvText(rr) + ": " + i.found
+					if len(wantLines) > 0 {
+						i.fix = c.t("fix.agree-srv", strings.Join(wantLines, "  "))
+					}
 					r.add(i)
 				}
 				if s.Incoming() {

@@ -133,6 +133,7 @@ var messages = map[string][2]string{
 	"found.srv-not-offered":          {"not offered (0 0 0 .)", "不提供（0 0 0 .）"},
 	"found.srv-usable":               {"incoming %s, outgoing %s", "收信 %s，发信 %s"},
 	"found.starttls-refused":         {"STARTTLS refused: %s", "STARTTLS 被拒绝：%s"},
+	"found.run-timeout":              {"no answer before the whole run's time ran out (-total-timeout)", "整个检查的时限（-total-timeout）已到，仍未收到应答"},
 	"found.timeout":                  {"no answer within %s", "%s 内没有应答"},
 	"found.tls-handshake":            {"TLS handshake failed: %s", "TLS 握手失败：%s"},
 	"found.tls-ok":                   {"%s, certificate valid until %s", "%s，证书有效期至 %s"},
@@ -156,6 +157,7 @@ var messages = map[string][2]string{
 	"fix.config-domain":           {"add %s to a provider's domains in this file, or pass the file mailconf serves", "在该文件中把 %s 加入某个服务商的 domains，或指定 mailconf 实际使用的文件"},
 	"fix.config-names":            {"point autoconfig. and autodiscover. at the addresses in dns.addresses, set autodiscover.url as published, and reload mailconf", "将 autoconfig. 与 autodiscover. 指向 dns.addresses 中的地址，使 autodiscover.url 与发布的一致，并重新加载 mailconf"},
 	"fix.config-srv":              {"copy the records `mailconf records -config FILE` prints into the zone, or delegate the zone to mailconf", "把 `mailconf records -config FILE` 输出的记录复制到区域中，或将该区域委派给 mailconf"},
+	"fix.domain-optional":         {"optional, clients move on: to answer here too, have the web server of %s pass %s to mailconf (deploy/proxy/)", "可选，客户端会继续尝试其他地址：若也要在这里应答，请让 %s 的网站服务器把 %s 转交给 mailconf（见 deploy/proxy/）"},
 	"fix.dns-error":               {"make sure the DNS server asked (-resolver, or the system's) answers for %s", "确认所查询的 DNS 服务器（-resolver 或系统默认）能应答 %s"},
 	"fix.http-status":             {"the server at %s answered an error: check its log (mailconf logs every request)", "%s 上的服务器返回了错误：请查看其日志（mailconf 会记录每个请求）"},
 	"fix.k9":                      {"Thunderbird for Android rejects the whole document: see docs/clients.md", "Android 版 Thunderbird 会拒绝整个文档：见 docs/clients.md"},
@@ -197,7 +199,8 @@ var messages = map[string][2]string{
 	"placeholder.address": {"<address of the mailconf server>", "<mailconf 服务器的地址>"},
 
 	"report.title":  {"mailconf check %s (%s), %s", "mailconf check %s（%s），%s"},
-	"report.fix":    {"fix", "修复"},
+	"report.fix":    {"fix: ", "修复："},
+	"report.note":   {" (%s)", "（%s）"},
 	"report.ok":     {"Every client gets working settings: %d steps ok, %d with warnings, %d skipped.", "所有客户端都能获得可用的设置：%d 项通过，%d 项警告，%d 项跳过。"},
 	"report.failed": {"Not every client gets working settings: %d steps failed (%s), %d with warnings, %d ok, %d skipped.", "并非所有客户端都能获得可用的设置：%d 项失败（%s），%d 项警告，%d 项通过，%d 项跳过。"},
 }
