@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -520,6 +521,86 @@ func TestCheckConnect(t *testing.T) {
 	wantStep(t, r, "server.smtp.smtp.example.net:465", check.StatusFail, "no-tls")
 	if familyOK(t, r, "servers") {
 		t.Error("servers family ok")
+	}
+}
+
+// starttlsListener is an SMTP server on a loopback port that offers STARTTLS (RFC 3207)
+// with cert, or refuses it when cert is nil.
+func starttlsListener(t *testing.T, cert *tls.Certificate) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				rd := bufio.NewReader(c)
+				io.WriteString(c, "220 smtp.example.net ESMTP\r\n")
+				for {
+					line, err := rd.ReadString('\n')
+					if err != nil {
+						return
+					}
+					switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
+					case strings.HasPrefix(cmd, "EHLO"):
+						io.WriteString(c, "250-smtp.example.net\r\n250 STARTTLS\r\n")
+					case cmd == "STARTTLS" && cert != nil:
+						io.WriteString(c, "220 go ahead\r\n")
+						tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*cert}})
+						tc.Handshake()
+						io.Copy(io.Discard, io.LimitReader(tc, 1<<10))
+						return
+					case cmd == "STARTTLS":
+						io.WriteString(c, "454 4.7.0 TLS not available\r\n")
+					default:
+						io.WriteString(c, "221 bye\r\n")
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestCheckConnectSTARTTLS opens a submission port with STARTTLS, then one that
+// refuses it.
+func TestCheckConnectSTARTTLS(t *testing.T) {
+	s := newCheckSetup(t)
+	s.config = writeConfig(t, s.dir, "starttls.yaml", strings.Replace(checkYAML, "port: 465, socket: SSL", "port: 587, socket: STARTTLS", 1))
+	certPath, keyPath := s.goodCert(t)
+	d := s.serveHTTPS(t, certPath, keyPath)
+	mc, mk := s.cert(t, "mail", time.Now().Add(-time.Hour), time.Now().Add(90*24*time.Hour), "smtp.example.net")
+	pair, err := tls.LoadX509KeyPair(mc, mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := append(s.checkArgs(d.addr["dns"], d.addr["https"], d.addr["http"]), "-connect", "-connect-to", ":993:"+closedPort(t), "-connect-to", ":995:"+closedPort(t), "-json", "alice@example.net")
+
+	_, r, out, _ := runCheckCmd(t, append([]string{"-connect-to", ":587:" + starttlsListener(t, &pair)}, base...)...)
+	checkReportSound(t, r, out)
+	if st := wantStep(t, r, "server.smtp.smtp.example.net:587", check.StatusOK, ""); !strings.Contains(st.Found, "220 smtp.example.net ESMTP") || !strings.Contains(st.Found, "TLS 1.3") {
+		t.Errorf("STARTTLS: %+v", st)
+	}
+	wantStep(t, r, "server.imap.imap.example.net:993", check.StatusFail, "refused")
+
+	_, r, out, _ = runCheckCmd(t, append([]string{"-connect-to", ":587:" + starttlsListener(t, nil)}, base...)...)
+	checkReportSound(t, r, out)
+	if st := wantStep(t, r, "server.smtp.smtp.example.net:587", check.StatusFail, "starttls-refused"); !strings.Contains(st.Found, "454") {
+		t.Errorf("refused STARTTLS: %+v", st)
 	}
 }
 

@@ -28,8 +28,17 @@ func (c *checker) judgeAgreement() []Step {
 			return list[0], true
 		}
 	}
+	// A device takes the first IMAP server rather than the first incoming one
+	// (mobileconfig), so the profile's incoming server is compared in
+	// agreement.servers only.
+	var full []*view
+	for _, v := range views {
+		if !v.partial {
+			full = append(full, v)
+		}
+	}
 	steps := []Step{
-		c.agreePreferred("agreement.incoming", c.t("asked.agree-incoming"), views, first(true)),
+		c.agreePreferred("agreement.incoming", c.t("asked.agree-incoming"), full, first(true)),
 		c.agreePreferred("agreement.outgoing", c.t("asked.agree-outgoing"), views, first(false)),
 		c.agreeServers(views),
 	}

@@ -1,10 +1,16 @@
 package check
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/miekg/dns"
 )
 
 func TestParseConnectTo(t *testing.T) {
@@ -124,5 +130,66 @@ func TestGreetingProtocol(t *testing.T) {
 	}
 	if got := clean("a\x1b[31mb\x00c\u0085"+strings.Repeat("x", 10), 8); got != "a?[31mb?…" {
 		t.Errorf("clean: %q", got)
+	}
+}
+
+// TestLookup resolves through aliases against a DNS server on loopback: one that
+// answers the chain at once, as a resolver does, and one that leaves the target to a
+// second question, as an authoritative server for another zone does.
+func TestLookup(t *testing.T) {
+	zone := map[string][]string{
+		"autoconfig.example.com.":   {"autoconfig.example.com. 300 IN CNAME web.example.com.", "web.example.com. 300 IN A 192.0.2.1"},
+		"autodiscover.example.com.": {"autodiscover.example.com. 300 IN CNAME host.example.org."},
+		"host.example.org.":         {"host.example.org. 300 IN A 192.0.2.2", "host.example.org. 300 IN AAAA 2001:db8::2"},
+		"web.example.com.":          {"web.example.com. 300 IN A 192.0.2.1"},
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, q *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(q)
+		name := strings.ToLower(q.Question[0].Name)
+		rrs, ok := zone[name]
+		if !ok {
+			m.Rcode = dns.RcodeNameError
+		}
+		for _, s := range rrs {
+			rr, err := dns.NewRR(s)
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			if rr.Header().Rrtype == q.Question[0].Qtype || rr.Header().Rrtype == dns.TypeCNAME {
+				m.Answer = append(m.Answer, rr)
+			}
+		}
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	defer srv.Shutdown()
+
+	n := newNetwork([]string{pc.LocalAddr().String()}, nil, 2*time.Second, "test")
+	ctx := context.Background()
+	a := n.lookup(ctx, "autoconfig.example.com")
+	if a.err != nil || fmt.Sprint(a.addrs) != "[192.0.2.1]" || fmt.Sprint(a.cnames) != "[autoconfig.example.com → web.example.com]" {
+		t.Errorf("chain in one answer: %v %v %v", a.addrs, a.cnames, a.err)
+	}
+	a = n.lookup(ctx, "autodiscover.example.com.")
+	if a.err != nil || fmt.Sprint(a.addrs) != "[192.0.2.2 2001:db8::2]" || fmt.Sprint(a.cnames) != "[autodiscover.example.com → host.example.org]" {
+		t.Errorf("chain over two questions: %v %v %v", a.addrs, a.cnames, a.err)
+	}
+	a = n.lookup(ctx, "nothing.example.com")
+	var na *errNoAddress
+	if !errors.As(a.err, &na) || na.why != "NXDOMAIN" {
+		t.Errorf("no such name: %v", a.err)
+	}
+	// A server that does not answer: the step's timeout ends the question.
+	dead, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	defer dead.Close()
+	n = newNetwork([]string{dead.LocalAddr().String()}, nil, 200*time.Millisecond, "test")
+	if a := n.lookup(ctx, "autoconfig.example.com"); a.err == nil || !isDNSFailure(a.err) {
+		t.Errorf("silent server: %v", a.err)
 	}
 }

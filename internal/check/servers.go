@@ -52,9 +52,8 @@ func (c *checker) serversToProbe() []clientrules.Server {
 	for _, s := range loose {
 		if s.Socket == clientrules.SocketAnyTLS {
 			s.Socket = socketName(s.Socket, strconv.Itoa(s.Port))
-		} else {
-			s.Socket = clientrules.SocketSTARTTLS // offered when the server has it
 		}
+		// "STARTTLS or plain" stays: STARTTLS is tried, and its absence is a warning.
 		add(s)
 	}
 	return out
