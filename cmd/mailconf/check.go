@@ -26,7 +26,12 @@ var errNotWorking = errors.New("not every client gets working settings")
 // finds (internal/check). Exit status: 0 when every client gets working settings, 1
 // when one does not, 2 on a usage error.
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("check", "Arguments: ADDRESS|DOMAIN (for a domain alone, postmaster@ it is asked for).\n\nCheck a domain the way every mail client sees it, from the outside: autoconfig,\nAutodiscover, SRV records, the Apple profile and setup page, certificates and DNS\nnames; with -connect the mail servers too. Each step is judged with the clients'\nown rules and every failure gets a fix. Exit status: 0 when every client gets\nworking settings, 1 when one does not, 2 on a usage error. docs/check.md.", stderr)
+	const synopsis = "Check a domain the way every mail client sees it, from the outside: autoconfig,\nAutodiscover, SRV records, the Apple profile and setup page, certificates and DNS\nnames; with -connect the mail servers too. Each step is judged with the clients'\nown rules and every failure gets a fix. For a domain alone, postmaster@ the domain\nis asked for. Exit status: 0 when every client gets working settings, 1 when one\ndoes not, 2 on a usage error. docs/check.md describes every step."
+	fs := newFlagSet("check", synopsis, stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: mailconf check [flags] ADDRESS|DOMAIN\n\n%s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
 	resolver := fs.String("resolver", "", "DNS server `address` (host or host:port) to ask instead of the system's")
 	var connectTo []check.ConnectTo
 	fs.Func("connect-to", "connect to HOST2:PORT2 for HOST1:PORT1, keeping the Host header and TLS name (curl's syntax, `HOST1:PORT1:HOST2:PORT2`; empty fields match any or keep the original); repeatable, the first match wins", func(s string) error {
@@ -45,7 +50,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	totalTimeout := fs.Duration("total-timeout", time.Minute, "time allowed for the whole run")
 	connect := fs.Bool("connect", false, "also open each mail server port and complete the TLS handshake (or STARTTLS), without logging in")
 	configPath := fs.String("config", "", "configuration `file` the published settings must match")
-	lang := fs.String("lang", "", "report language: en or zh-CN (default: from LC_ALL, LC_MESSAGES or LANG)")
+	lang := fs.String("lang", "", "report `language`: en or zh-CN (default: from LC_ALL, LC_MESSAGES or LANG)")
 	asJSON := fs.Bool("json", false, "write the report as JSON (docs/check.md)")
 
 	// The target may come before or after the flags.
