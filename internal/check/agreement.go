@@ -139,21 +139,24 @@ func (c *checker) agreeServers(views []*view) Step {
 			if len(others) == 0 {
 				continue
 			}
+			lists := make([][]clientrules.Server, len(others))
+			for i, w := range others {
+				lists[i] = byKey(w, k)
+			}
 			for _, e := range byKey(v, k) {
 				compared = true
 				agreeing := 0
-				var candidates []clientrules.Server
-				for _, w := range others {
-					ws := byKey(w, k)
-					if slices.ContainsFunc(ws, func(t clientrules.Server) bool { return clientrules.SameEndpoint(e, t) }) {
+				for _, list := range lists {
+					if slices.ContainsFunc(list, func(t clientrules.Server) bool { return clientrules.SameEndpoint(e, t) }) {
 						agreeing++
 					}
-					candidates = append(candidates, ws...)
 				}
-				if agreeing*2 >= len(others) || (agreeing*2 < len(others) && v == c.ref && len(others) == 1) {
+				// Most of the others agree; or only the reference and one other name
+				// it, and this is the reference.
+				if agreeing*2 >= len(others) || (v == c.ref && len(others) == 1) {
 					continue
 				}
-				right := majority(candidates, others, byKey, k)
+				right := majority(lists)
 				odd = append(odd, c.t("found.server-differs", v.label, e.String(), right.String()))
 				fixes = append(fixes, c.agreeFix(v, right))
 			}
@@ -174,23 +177,29 @@ func (c *checker) agreeServers(views []*view) Step {
 	return r.step()
 }
 
-// majority returns the candidate, with an exact security, that most views can be
-// read as.
-func majority[K any](candidates []clientrules.Server, views []*view, byKey func(*view, K) []clientrules.Server, k K) clientrules.Server {
-	best, bestN := candidates[0], -1
-	for _, cand := range candidates {
-		if cand.Socket == clientrules.SocketAnyTLS || cand.Socket == clientrules.SocketSTARTTLSOrPlain {
-			continue
-		}
-		n := 0
-		for _, w := range views {
-			if slices.ContainsFunc(byKey(w, k), func(t clientrules.Server) bool { return clientrules.SameEndpoint(cand, t) }) {
-				n++
+// majority returns the server, with an exact security, that the most lists hold
+// (each list one view's servers of one type and host).
+func majority(lists [][]clientrules.Server) clientrules.Server {
+	var best clientrules.Server
+	bestN := -1
+	for _, list := range lists {
+		for _, cand := range list {
+			if cand.Socket == clientrules.SocketAnyTLS || cand.Socket == clientrules.SocketSTARTTLSOrPlain {
+				continue
+			}
+			n := 0
+			for _, l := range lists {
+				if slices.ContainsFunc(l, func(t clientrules.Server) bool { return clientrules.SameEndpoint(cand, t) }) {
+					n++
+				}
+			}
+			if n > bestN {
+				best, bestN = cand, n
 			}
 		}
-		if n > bestN {
-			best, bestN = cand, n
-		}
+	}
+	if bestN < 0 && len(lists) > 0 && len(lists[0]) > 0 {
+		best = lists[0][0]
 	}
 	return best
 }
