@@ -3,6 +3,7 @@ package autoconfig
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"flag"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/httpserver"
+	"github.com/mailconf/mailconf/internal/clientrules"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -66,10 +68,13 @@ func TestGolden(t *testing.T) {
 // with the provider. k9Reject, when not empty, is the reason K-9 must give for refusing it.
 func checkDocument(t *testing.T, p *mailconf.Provider, body []byte, contentType, k9Reject string) {
 	t.Helper()
-	if err := checkCommonRules(body); err != nil {
+	if err := checkDeclaration(body); err != nil {
+		t.Errorf("serving rules: %v", err)
+	}
+	if err := clientrules.AutoconfigCommon(body); err != nil {
 		t.Errorf("common client rules: %v", err)
 	}
-	tb, err := parseThunderbird(body, contentType)
+	tb, err := clientrules.Thunderbird(body, contentType)
 	if err != nil {
 		t.Fatalf("Thunderbird rules: %v", err)
 	}
@@ -80,8 +85,8 @@ func checkDocument(t *testing.T, p *mailconf.Provider, body []byte, contentType,
 	if tb.ID != p.ID.String() || !slices.Equal(tb.Domains, domains) || tb.DisplayName != p.DisplayName.Default() {
 		t.Errorf("Thunderbird read id %q domains %v name %q", tb.ID, tb.Domains, tb.DisplayName)
 	}
-	wantServer := func(s mailconf.Server) clientServer {
-		return clientServer{Type: string(s.Type), Hostname: s.Hostname.String(), Port: s.Port, SocketType: string(s.Socket), Username: s.Username, Auth: string(s.Authentication)}
+	wantServer := func(s mailconf.Server) clientrules.Server {
+		return clientrules.Server{Type: string(s.Type), Hostname: s.Hostname.String(), Port: s.Port, Socket: string(s.Socket), Username: s.Username, Auth: string(s.Authentication)}
 	}
 	if tb.Incoming[0] != wantServer(p.Incoming[0]) || tb.Outgoing[0] != wantServer(p.Outgoing[0]) {
 		t.Errorf("Thunderbird would use %+v and %+v", tb.Incoming[0], tb.Outgoing[0])
@@ -89,7 +94,7 @@ func checkDocument(t *testing.T, p *mailconf.Provider, body []byte, contentType,
 	if len(tb.Incoming) != len(p.Incoming) || len(tb.Outgoing) != len(p.Outgoing) {
 		t.Errorf("Thunderbird found %d incoming and %d outgoing servers, want %d and %d", len(tb.Incoming), len(tb.Outgoing), len(p.Incoming), len(p.Outgoing))
 	}
-	k9, err := parseK9(body)
+	k9, err := clientrules.ThunderbirdAndroid(body)
 	if k9Reject != "" {
 		if err == nil || !strings.Contains(err.Error(), k9Reject) {
 			t.Fatalf("K-9 rules: got %v, want rejection %q", err, k9Reject)
@@ -109,6 +114,15 @@ func checkDocument(t *testing.T, p *mailconf.Provider, body []byte, contentType,
 	if k9.Incoming[0] != wantServer(firstIMAP) || k9.Outgoing[0] != wantServer(p.Outgoing[0]) {
 		t.Errorf("K-9 would use %+v and %+v", k9.Incoming[0], k9.Outgoing[0])
 	}
+}
+
+// checkDeclaration applies mailconf's own serving rule (docs/clients.md, "Rules mailconf
+// follows" 2): the document starts with the UTF-8 XML declaration, nothing before it.
+func checkDeclaration(body []byte) error {
+	if !bytes.HasPrefix(body, []byte(`<?xml version="1.0" encoding="UTF-8"?>`)) {
+		return errors.New("body does not start with the UTF-8 XML declaration")
+	}
+	return nil
 }
 
 // newTestServer starts the full HTTP stack on a loopback listener. The request log goes
@@ -379,7 +393,10 @@ func TestBadInput(t *testing.T) {
 				t.Error("header injected")
 			}
 			if tc.want == 200 {
-				if _, err := parseThunderbird(body, resp.Header.Get("Content-Type")); err != nil {
+				if err := checkDeclaration(body); err != nil {
+					t.Errorf("not a usable document: %v", err)
+				}
+				if _, err := clientrules.Thunderbird(body, resp.Header.Get("Content-Type")); err != nil {
 					t.Errorf("not a usable document: %v", err)
 				}
 			}

@@ -5,12 +5,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/mailconf/mailconf"
+	"github.com/mailconf/mailconf/internal/clientrules"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current answers")
@@ -97,15 +97,13 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-var (
-	timeAttr = regexp.MustCompile(`^\d{2}:\d{2}:\d{2}(\.\d+)?$`)
-	// protocolElements are the Protocol children we write, in the 2006a namespace.
-	protocolElements = map[string]bool{"Type": true, "Server": true, "Port": true, "DomainRequired": true, "LoginName": true,
-		"SPA": true, "SSL": true, "Encryption": true, "AuthRequired": true, "UsePOPAuth": true, "SMTPLast": true, "TTL": true}
-)
+// protocolElements are the Protocol children mailconf writes, in the 2006a namespace.
+var protocolElements = map[string]bool{"Type": true, "Server": true, "Port": true, "DomainRequired": true, "LoginName": true,
+	"SPA": true, "SSL": true, "Encryption": true, "AuthRequired": true, "UsePOPAuth": true, "SMTPLast": true, "TTL": true}
 
 // TestGoldenClientRules reads every XML golden file back the way Outlook, exchangelib
-// (autodiscover/properties.py) and Thunderbird (ExchangeAutoDiscover.sys.mjs) do.
+// (autodiscover/properties.py) and Thunderbird (ExchangeAutoDiscover.sys.mjs) do, with
+// the rules in internal/clientrules, then compares what they take with the catalog.
 func TestGoldenClientRules(t *testing.T) {
 	for _, tc := range goldenCases {
 		if tc.responseNS == "" {
@@ -119,111 +117,52 @@ func TestGoldenClientRules(t *testing.T) {
 			if !bytes.HasPrefix(b, []byte(`<?xml version="1.0" encoding="utf-8"?>`)) {
 				t.Errorf("document does not start with the XML declaration (no BOM, nothing before it)")
 			}
-			root, err := parseXML(b)
+			pox, err := clientrules.ParsePOX(b)
 			if err != nil {
 				t.Fatal(err)
 			}
-			// exchangelib Autodiscover.from_bytes: root must be {base}Autodiscover.
-			if root.Name.Space != nsResponseBase || root.Name.Local != "Autodiscover" {
-				t.Fatalf("root %v", root.Name)
-			}
-			if len(root.Children) != 1 || root.Children[0].Name.Local != "Response" {
-				t.Fatalf("root must hold exactly one Response")
-			}
-			resp := root.Children[0]
-			if resp.Name.Space != tc.responseNS {
-				t.Fatalf("Response namespace %q, want %q", resp.Name.Space, tc.responseNS)
+			if pox.ResponseNS != tc.responseNS {
+				t.Fatalf("Response namespace %q, want %q", pox.ResponseNS, tc.responseNS)
 			}
 			if tc.code != "" {
-				checkErrorDocument(t, resp, tc.code)
+				if pox.Error == nil || pox.Error.Code != tc.code {
+					t.Errorf("error %+v, want ErrorCode %s", pox.Error, tc.code)
+				}
 				return
+			}
+			if pox.Error != nil {
+				t.Fatalf("error document %+v, want settings", pox.Error)
 			}
 			cat := qqCatalog(t)
 			if tc.testCat {
 				cat = testCatalog(t)
 			}
-			checkSettingsDocument(t, resp, cat)
+			checkSettingsDocument(t, pox, cat)
 		})
 	}
 }
 
-// checkErrorDocument applies exchangelib's ErrorResponse/Error reading: Error directly
-// under Response, every element in the Response's namespace, Time and Id attributes.
-func checkErrorDocument(t *testing.T, resp *node, code string) {
-	if len(resp.Children) != 1 || resp.Children[0].Name.Local != "Error" {
-		t.Fatalf("Response must hold exactly one Error")
-	}
-	e := resp.Children[0]
-	for _, n := range append([]*node{e}, e.Children...) {
-		if n.Name.Space != resp.Name.Space {
-			t.Errorf("%s in namespace %q, want %q", n.Name.Local, n.Name.Space, resp.Name.Space)
-		}
-	}
-	if tm, ok := e.attr("Time"); !ok || !timeAttr.MatchString(tm) {
-		t.Errorf("Time attribute %q is not hh:mm:ss[.fraction]", tm)
-	}
-	if id, ok := e.attr("Id"); !ok {
-		t.Errorf("no Id attribute")
-	} else if _, err := strconv.ParseUint(id, 10, 32); err != nil {
-		t.Errorf("Id %q is not an unsigned int: %v", id, err)
-	}
-	if c := e.child("ErrorCode"); c == nil || c.Text != code {
-		t.Errorf("ErrorCode %v, want %s", c, code)
-	}
-	if m := e.child("Message"); m == nil || m.Text == "" {
-		t.Errorf("no Message")
-	}
-	if e.child("DebugData") == nil {
-		t.Errorf("no DebugData")
-	}
-}
-
-// checkSettingsDocument applies the clients' reading of a 2006a settings document.
-func checkSettingsDocument(t *testing.T, resp *node, cat *mailconf.Catalog) {
-	var all func(n *node)
-	all = func(n *node) {
-		if n.Name.Space != nsResponseOutlook {
-			t.Errorf("%s in namespace %q, want 2006a", n.Name.Local, n.Name.Space)
-		}
-		for _, c := range n.Children {
-			all(c)
-		}
-	}
-	all(resp)
-	if resp.child("User") == nil || resp.child("User").child("DisplayName") == nil {
-		t.Errorf("no User/DisplayName")
-	}
-	accounts := resp.all("Account")
-	if len(accounts) != 1 {
-		t.Fatalf("%d Account elements, want exactly 1 (one per protocol broke Outlook, Monogramm 66c144e)", len(accounts))
-	}
-	acct := accounts[0]
-	if a := acct.child("AccountType"); a == nil || a.Text != "email" {
-		t.Errorf("AccountType %v, want email", a)
-	}
-	if a := acct.child("Action"); a == nil || a.Text != "settings" {
-		t.Errorf("Action %v, want settings", a)
-	}
+// checkSettingsDocument compares the Protocols the clients read with the provider the
+// golden request asked for, and applies mailconf's own rules for each element.
+func checkSettingsDocument(t *testing.T, pox *clientrules.POX, cat *mailconf.Catalog) {
 	p := cat.Providers[len(cat.Providers)-1] // the provider the golden request asked for
 	servers := append(append([]mailconf.Server(nil), p.Incoming...), p.Outgoing...)
-	protocols := acct.all("Protocol")
-	if len(protocols) != len(servers) {
-		t.Fatalf("%d Protocol elements, want %d", len(protocols), len(servers))
+	if len(pox.Protocols) != len(servers) {
+		t.Fatalf("%d Protocol elements, want %d", len(pox.Protocols), len(servers))
 	}
-	for i, pr := range protocols {
+	for i, pr := range pox.Protocols {
 		srv := servers[i]
-		for _, c := range pr.Children {
-			if !protocolElements[c.Name.Local] {
-				t.Errorf("protocol %d: unexpected element %s", i, c.Name.Local)
+		for _, name := range pr.Order {
+			if !protocolElements[name] {
+				t.Errorf("protocol %d: unexpected element %s", i, name)
 			}
 		}
 		get := func(name string) string {
-			c := pr.child(name)
-			if c == nil {
+			v, ok := pr.Field(name)
+			if !ok {
 				t.Errorf("protocol %d (%s): no %s", i, srv.Hostname, name)
-				return ""
 			}
-			return c.Text
+			return v
 		}
 		wantType := map[string]string{"imap": "IMAP", "pop3": "POP3", "smtp": "SMTP"}[string(srv.Type)]
 		if got := get("Type"); got != wantType {
@@ -236,7 +175,6 @@ func checkSettingsDocument(t *testing.T, resp *node, cat *mailconf.Catalog) {
 		if err != nil || port != srv.Port {
 			t.Errorf("protocol %d: Port %d (%v), want %d", i, port, err, srv.Port)
 		}
-		// exchangelib: SPA defaults to True, so it must be present and off.
 		if got := get("SPA"); got != "off" {
 			t.Errorf("protocol %d: SPA %q, want off", i, got)
 		}
@@ -248,17 +186,11 @@ func checkSettingsDocument(t *testing.T, resp *node, cat *mailconf.Catalog) {
 		if ssl != "on" && ssl != "off" {
 			t.Errorf("protocol %d: SSL %q", i, ssl)
 		}
-		// Thunderbird: SSL off or Encryption None is plain; otherwise STARTTLS on
-		// 143/110/25/587 and implicit TLS elsewhere.
-		tb := mailconf.SocketSSL
-		switch {
-		case strings.EqualFold(ssl, "off") || strings.EqualFold(enc, "none"):
-			tb = mailconf.SocketPlain
-		case port == 143 || port == 110 || port == 25 || port == 587:
-			tb = mailconf.SocketSTARTTLS
-		}
-		if tb != srv.Socket {
+		if tb := pr.ThunderbirdSocket(); tb != string(srv.Socket) {
 			t.Errorf("protocol %d: Thunderbird reads %s, configured %s", i, tb, srv.Socket)
+		}
+		if ol := pr.OutlookSocket(); ol != string(srv.Socket) {
+			t.Errorf("protocol %d: Outlook reads %s, configured %s", i, ol, srv.Socket)
 		}
 		wantEnc := map[mailconf.SocketType]string{mailconf.SocketSSL: "SSL", mailconf.SocketSTARTTLS: "TLS", mailconf.SocketPlain: "None"}[srv.Socket]
 		if enc != wantEnc {
@@ -274,6 +206,8 @@ func checkSettingsDocument(t *testing.T, resp *node, cat *mailconf.Catalog) {
 		if ttl, err := strconv.Atoi(get("TTL")); err != nil || ttl != cat.Autodiscover.TTL {
 			t.Errorf("protocol %d: TTL %d (%v), want %d", i, ttl, err, cat.Autodiscover.TTL)
 		}
+		_, usePOPAuth := pr.Field("UsePOPAuth")
+		_, smtpLast := pr.Field("SMTPLast")
 		if srv.Type == mailconf.TypeSMTP {
 			if u := get("UsePOPAuth"); u != "on" && u != "off" {
 				t.Errorf("protocol %d: UsePOPAuth %q", i, u)
@@ -281,7 +215,7 @@ func checkSettingsDocument(t *testing.T, resp *node, cat *mailconf.Catalog) {
 			if got := get("SMTPLast"); got != "off" {
 				t.Errorf("protocol %d: SMTPLast %q, want off", i, got)
 			}
-		} else if pr.child("UsePOPAuth") != nil || pr.child("SMTPLast") != nil {
+		} else if usePOPAuth || smtpLast {
 			t.Errorf("protocol %d: UsePOPAuth/SMTPLast on an incoming server", i)
 		}
 	}

@@ -2,8 +2,6 @@ package autodiscover
 
 import (
 	"context"
-	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/httpserver"
+	"github.com/mailconf/mailconf/internal/clientrules"
 )
 
 // Deterministic Time and Id attributes for tests and golden files.
@@ -224,103 +223,20 @@ func autodiscoverRequest(address string) string {
 		address + `</EMailAddress><AcceptableResponseSchema>` + nsResponseOutlook + `</AcceptableResponseSchema></Request></Autodiscover>`
 }
 
-// node is a parsed XML element with resolved namespaces.
-type node struct {
-	Name     xml.Name
-	Attr     []xml.Attr
-	Text     string
-	Children []*node
-}
-
-func (n *node) child(local string) *node {
-	for _, c := range n.Children {
-		if c.Name.Local == local {
-			return c
-		}
-	}
-	return nil
-}
-
-func (n *node) all(local string) []*node {
-	var out []*node
-	for _, c := range n.Children {
-		if c.Name.Local == local {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func (n *node) attr(local string) (string, bool) {
-	for _, a := range n.Attr {
-		if a.Name.Local == local && a.Name.Space == "" {
-			return a.Value, true
-		}
-	}
-	return "", false
-}
-
-// parseXML parses a whole document strictly with encoding/xml, as a namespace-aware
-// client does. It fails on anything but exactly one root element.
-func parseXML(b []byte) (*node, error) {
-	dec := xml.NewDecoder(strings.NewReader(string(b)))
-	var stack []*node
-	var root *node
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch tok := tok.(type) {
-		case xml.StartElement:
-			n := &node{Name: tok.Name, Attr: tok.Attr}
-			if len(stack) == 0 {
-				if root != nil {
-					return nil, errors.New("two root elements")
-				}
-				root = n
-			} else {
-				p := stack[len(stack)-1]
-				p.Children = append(p.Children, n)
-			}
-			stack = append(stack, n)
-		case xml.EndElement:
-			stack = stack[:len(stack)-1]
-		case xml.CharData:
-			if len(stack) > 0 {
-				stack[len(stack)-1].Text += string(tok)
-			} else if strings.TrimSpace(string(tok)) != "" {
-				return nil, errors.New("text outside the root element")
-			}
-		case xml.Directive:
-			return nil, errors.New("directive in a response")
-		}
-	}
-	if root == nil {
-		return nil, errors.New("no root element")
-	}
-	return root, nil
-}
+// parseXML parses a whole document strictly, as a namespace-aware client does
+// (internal/clientrules).
+func parseXML(b []byte) (*clientrules.Node, error) { return clientrules.ParseXML(b) }
 
 // errorOf returns the ErrorCode of an error document, or "" for a settings document.
+// Every answer is read with the clients' rules (clientrules.ParsePOX) first.
 func errorOf(t testing.TB, b []byte) string {
 	t.Helper()
-	root, err := parseXML(b)
+	pox, err := clientrules.ParsePOX(b)
 	if err != nil {
-		t.Fatalf("response is not XML: %v\n%s", err, b)
+		t.Fatalf("answer breaks the clients' rules: %v\n%s", err, b)
 	}
-	resp := root.child("Response")
-	if resp == nil {
-		t.Fatalf("no Response:\n%s", b)
-	}
-	if e := resp.child("Error"); e != nil {
-		if c := e.child("ErrorCode"); c != nil {
-			return c.Text
-		}
-		t.Fatalf("Error without ErrorCode:\n%s", b)
+	if pox.Error != nil {
+		return pox.Error.Code
 	}
 	return ""
 }
@@ -339,28 +255,24 @@ func (p protocol) String() string {
 	return fmt.Sprintf("%s %s:%s login=%q ssl=%s enc=%s auth=%s", p.Type, p.Server, p.Port, p.LoginName, p.SSL, p.Encryption, p.AuthRequired)
 }
 
-// settingsOf parses a settings document.
+// settingsOf reads a settings document with the clients' rules.
 func settingsOf(t testing.TB, b []byte) settings {
 	t.Helper()
-	root, err := parseXML(b)
+	pox, err := clientrules.ParsePOX(b)
 	if err != nil {
-		t.Fatalf("response is not XML: %v\n%s", err, b)
+		t.Fatalf("answer breaks the clients' rules: %v\n%s", err, b)
 	}
-	resp := root.child("Response")
-	if resp == nil || resp.child("Account") == nil {
+	if pox.Error != nil {
 		t.Fatalf("not a settings document:\n%s", b)
 	}
-	var s settings
-	if u := resp.child("User"); u != nil && u.child("DisplayName") != nil {
-		s.DisplayName = u.child("DisplayName").Text
-	}
-	text := func(n *node, name string) string {
-		if c := n.child(name); c != nil {
-			return c.Text
+	s := settings{DisplayName: pox.DisplayName}
+	text := func(p clientrules.Protocol, name string) string {
+		if v, ok := p.Field(name); ok {
+			return v
 		}
 		return "<absent>"
 	}
-	for _, p := range resp.child("Account").all("Protocol") {
+	for _, p := range pox.Protocols {
 		s.Protocols = append(s.Protocols, protocol{
 			Type: text(p, "Type"), Server: text(p, "Server"), Port: text(p, "Port"),
 			LoginName: text(p, "LoginName"), SPA: text(p, "SPA"), SSL: text(p, "SSL"),

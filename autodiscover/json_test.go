@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/mailconf/mailconf/internal/clientrules"
 )
 
 // TestJSON covers both V2 request forms, their casings, and the ProxyShell lesson:
@@ -75,12 +77,13 @@ func TestJSON(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type %q", ct)
 			}
-			var got struct{ Protocol, Url, ErrorCode, ErrorMessage string }
-			if err := json.Unmarshal(body, &got); err != nil {
+			// The answer's shape as new Outlook reads it.
+			got, err := clientrules.ParseAutodiscoverJSON(resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			if err != nil {
 				t.Fatalf("%v: %s", err, body)
 			}
 			if tc.wantStatus == 200 {
-				if got.Protocol != "AutodiscoverV1" || got.Url != tc.wantURL {
+				if got.Protocol != "AutodiscoverV1" || got.URL != tc.wantURL {
 					t.Errorf("got %+v, want Protocol AutodiscoverV1, Url %s", got, tc.wantURL)
 				}
 			} else if got.ErrorCode != tc.wantCode || got.ErrorMessage == "" {

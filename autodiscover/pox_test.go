@@ -157,7 +157,7 @@ func TestPOXMobilesyncNamespace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ns := root.child("Response").Name.Space; ns != wantNS {
+		if ns := root.Child("Response").Name.Space; ns != wantNS {
 			t.Errorf("Response namespace %q, want %q", ns, wantNS)
 		}
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/httpserver"
+	"github.com/mailconf/mailconf/internal/clientrules"
 )
 
 const testYAML = `
@@ -111,6 +112,12 @@ func TestBuild(t *testing.T) {
 			b, err := Build(tc.p, a, "en", tc.org)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The keys a device requires (internal/clientrules).
+			if cp, err := clientrules.ParseProfile(b); err != nil {
+				t.Errorf("device rules: %v", err)
+			} else if in := tc.p.PreferredIncoming(); cp.Incoming.Hostname != in.Hostname.String() || cp.Incoming.Port != in.Port || cp.Signed {
+				t.Errorf("device reads incoming %+v, signed %v", cp.Incoming, cp.Signed)
 			}
 			p := parse(t, b)
 			if p.PayloadType != "Configuration" || p.PayloadVersion != 1 || p.PayloadRemovalDisallowed || p.PayloadOrganization != tc.wantOrg || p.PayloadDisplayName != tc.wantName {
@@ -302,6 +309,9 @@ func TestHandler(t *testing.T) {
 	}
 	if askedHost != "autoconfig.qq.com" {
 		t.Errorf("signer asked for %q", askedHost)
+	}
+	if cp, err := clientrules.ParseProfile(body); err != nil || !cp.Signed || cp.Signer.Subject.CommonName != "autoconfig.qq.com" || cp.EmailAddress != "alice@qq.com" {
+		t.Errorf("device rules on the signed profile: %v %+v", err, cp)
 	}
 	content := verifyCMS(t, body, pki.rootPE)
 	if p := parse(t, content); p.PayloadContent[0]["EmailAddress"] != "alice@qq.com" {

@@ -38,6 +38,7 @@ var commands = []command{
 	{"serve", "answer autoconfig (and the other protocols) over HTTP", runServe},
 	{"validate", "check a configuration file and list every problem", runValidate},
 	{"records", "print the DNS records served for every domain, as zone files", runRecords},
+	{"check", "see a domain the way every mail client sees it, and what to fix", runCheck},
 	{"version", "print the version", runVersion},
 }
 
