@@ -496,10 +496,10 @@ providers:
 	if !bytes.Equal(got, want) {
 		t.Fatalf("rendered document differs from %s:\n%s", path, got)
 	}
-	if err := checkCommonRules(want); err != nil {
+	if err := clientrules.AutoconfigCommon(want); err != nil {
 		t.Errorf("common client rules: %v", err)
 	}
-	for _, parse := range []func([]byte) (*clientConfig, error){parseK9, func(b []byte) (*clientConfig, error) { return parseThunderbird(b, "text/xml") }} {
+	for _, parse := range []func([]byte) (*clientrules.Settings, error){clientrules.ThunderbirdAndroid, func(b []byte) (*clientrules.Settings, error) { return clientrules.Thunderbird(b, "text/xml") }} {
 		c, err := parse(want)
 		if err != nil {
 			t.Fatal(err)
