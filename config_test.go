@@ -79,6 +79,20 @@ func TestValidateRejects(t *testing.T) {
 		{"dns weight range", "providers:" + goodProvider + "dns:\n  weight: 70000\n", 15, "dns.weight", "out of range"},
 		{"domain too long for DNS", strings.Replace("providers:"+goodProvider, "domains: [example.net]", "domains: ["+strings.Repeat("a", 60)+"."+strings.Repeat("b", 60)+"."+strings.Repeat("c", 60)+"."+strings.Repeat("d", 50)+".com]", 1), 4, "providers[0].domains[0]", "too long to publish _autodiscover._tcp.<domain> in DNS"},
 		{"dns nameserver", "providers:" + goodProvider + "dns:\n  nameservers: [ns1]\n", 15, "dns.nameservers[0]", "not a fully qualified name"},
+		{"authentication list with a bad method", strings.Replace("providers:"+goodProvider, "port: 465", "port: 465\n        authentication: [OAuth2, plain]", 1), 13, "providers[0].outgoing[0].authentication[1]", `"plain" is not one of`},
+		{"authentication twice", strings.Replace("providers:"+goodProvider, "port: 465", "port: 465\n        authentication: [password-cleartext, password-cleartext]", 1), 13, "providers[0].outgoing[0].authentication[1]", "listed twice"},
+		{"dav without url", "providers:" + goodProvider + "    calendars:\n      - username: x\n", 15, "providers[0].calendars[0].url", "missing"},
+		{"dav url with a query", "providers:" + goodProvider + "    contacts:\n      - url: https://dav.example.net/dav/?user=x\n", 15, "providers[0].contacts[0].url", "no user, query or fragment"},
+		{"dav url on an address", "providers:" + goodProvider + "    calendars:\n      - url: https://192.0.2.1/dav/\n", 15, "providers[0].calendars[0].url", "must be a domain name"},
+		{"dav paths differ", "providers:" + goodProvider + "    calendars:\n      - url: https://a.example.net/cal/\n      - url: https://b.example.net/caldav/\n", 16, "providers[0].calendars[1].url", "one TXT record carries the context path"},
+		{"oauth2 incomplete", "providers:" + goodProvider + "    oauth2:\n      issuer: login.example.net\n      auth_url: https://login.example.net/auth\n", 14, "providers[0].oauth2.scope", "missing"},
+		{"oauth2 http endpoint", "providers:" + goodProvider + "    oauth2:\n      issuer: login.example.net\n      scope: IMAP\n      auth_url: https://login.example.net/auth\n      token_url: http://login.example.net/token\n", 18, "providers[0].oauth2.token_url", "must be https"},
+		{"mta-sts bad mode", "providers:" + goodProvider + "    mta_sts:\n      mode: strict\n      mx: [mx.example.net]\n", 15, "providers[0].mta_sts.mode", `"strict" is not enforce, testing or none`},
+		{"mta-sts without mx", "providers:" + goodProvider + "    mta_sts:\n      mode: enforce\n", 14, "providers[0].mta_sts.mx", "missing"},
+		{"mta-sts bad mx", "providers:" + goodProvider + "    mta_sts:\n      mode: testing\n      mx: [\"mx*.example.net\"]\n", 16, "providers[0].mta_sts.mx[0]", "not a host name or *. and a host name"},
+		{"mta-sts max_age too big", "providers:" + goodProvider + "    mta_sts:\n      mode: testing\n      mx: [mx.example.net]\n      max_age: 31557601\n", 17, "providers[0].mta_sts.max_age", "want 1 to 31557600"},
+		{"tls report to http", "providers:" + goodProvider + "    mta_sts:\n      mode: testing\n      mx: [mx.example.net]\n      report_to: http://example.net/r\n", 17, "providers[0].mta_sts.report_to[0]", "want a mailto: or https: URI"},
+		{"tls report with a comma", "providers:" + goodProvider + "    mta_sts:\n      mode: testing\n      mx: [mx.example.net]\n      report_to: [\"mailto:a@example.net,b@example.net\"]\n", 17, "providers[0].mta_sts.report_to[0]", "percent-encoded"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,6 +149,29 @@ func TestWarnings(t *testing.T) {
 	}
 }
 
+// TestServiceWarnings: what clients can use only in part is accepted with a warning.
+func TestServiceWarnings(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"OAuth2 without its server", strings.Replace("providers:"+goodProvider, "port: 993", "port: 993\n        authentication: [OAuth2, password-cleartext]", 1), "providers[0].oauth2: servers offer OAuth2 but the provider has no oauth2 block"},
+		{"oauth2 unused", "providers:" + goodProvider + "    oauth2:\n      issuer: login.example.net\n      scope: IMAP\n      auth_url: https://login.example.net/auth\n      token_url: https://login.example.net/token\n", "providers[0].oauth2: no server lists the OAuth2 method"},
+		{"plain http dav", "providers:" + goodProvider + "    calendars:\n      - url: http://dav.example.net/\n", "providers[0].calendars[0].url: plain http"},
+		{"short max_age", "providers:" + goodProvider + "    mta_sts:\n      mode: testing\n      mx: [mx.example.net]\n      max_age: 3600\n", "providers[0].mta_sts.max_age: 3600 seconds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cat, err := Parse("warn.yaml", []byte(tc.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range cat.Warnings {
+				if strings.Contains(w.String(), "warning: "+tc.want) {
+					return
+				}
+			}
+			t.Fatalf("no warning %q in %v", tc.want, cat.Warnings)
+		})
+	}
+}
+
 // TestRoundTrip loads the example configuration and the built-in one, writes each back
 // as YAML and loads that again: the result must be identical.
 func TestRoundTrip(t *testing.T) {
@@ -180,9 +217,9 @@ func TestDefault(t *testing.T) {
 		t.Errorf("id %q domains %v", p.ID, p.Domains)
 	}
 	want := []Server{
-		{Type: "imap", Hostname: mustHost(t, "imap.qq.com"), Port: 993, Socket: SocketSSL, Authentication: AuthPasswordCleartext, Username: PlaceholderAddress},
-		{Type: "pop3", Hostname: mustHost(t, "pop.qq.com"), Port: 995, Socket: SocketSSL, Authentication: AuthPasswordCleartext, Username: PlaceholderAddress},
-		{Type: "smtp", Hostname: mustHost(t, "smtp.qq.com"), Port: 465, Socket: SocketSSL, Authentication: AuthPasswordCleartext, Username: PlaceholderAddress},
+		{Type: "imap", Hostname: mustHost(t, "imap.qq.com"), Port: 993, Socket: SocketSSL, Authentication: AuthMethods{AuthPasswordCleartext}, Username: PlaceholderAddress},
+		{Type: "pop3", Hostname: mustHost(t, "pop.qq.com"), Port: 995, Socket: SocketSSL, Authentication: AuthMethods{AuthPasswordCleartext}, Username: PlaceholderAddress},
+		{Type: "smtp", Hostname: mustHost(t, "smtp.qq.com"), Port: 465, Socket: SocketSSL, Authentication: AuthMethods{AuthPasswordCleartext}, Username: PlaceholderAddress},
 	}
 	if got := append(append([]Server(nil), p.Incoming...), p.Outgoing...); !reflect.DeepEqual(got, want) {
 		t.Errorf("servers %+v", got)

@@ -142,7 +142,11 @@ func (v *validator) readISPDB(data []byte) (Provider, error) {
 			Message: fmt.Sprintf("<%s> in %s is not modelled by mailconf and is not served", n.name, where)})
 	}
 	for _, c := range root.children {
-		if c.name != "emailProvider" {
+		switch c.name {
+		case "emailProvider":
+		case "oAuth2":
+			p.OAuth2 = v.ispdbOAuth2(c, dropped)
+		default:
 			dropped(c, "<clientConfig>")
 		}
 	}
@@ -232,6 +236,36 @@ func boolCompare(a, b bool) int {
 	return -1
 }
 
+// ispdbOAuth2 reads an oAuth2 element (draft-ietf-mailmaint-autoconfig, "OAuth2").
+func (v *validator) ispdbOAuth2(n *xmlNode, dropped func(*xmlNode, string)) *OAuth2Config {
+	o := &OAuth2Config{}
+	v.lines["oauth2"] = n.line
+	for _, c := range n.children {
+		text := strings.TrimSpace(c.text)
+		switch c.name {
+		case "issuer":
+			v.lines["oauth2.issuer"] = c.line
+			if err := o.Issuer.UnmarshalText([]byte(text)); err != nil {
+				v.add("oauth2.issuer", "%v", err)
+			}
+		case "scope":
+			v.lines["oauth2.scope"] = c.line
+			o.Scope = text
+		case "authURL":
+			if u := v.ispdbURL(c, "oauth2.auth_url", text); u != nil {
+				o.AuthURL = *u
+			}
+		case "tokenURL":
+			if u := v.ispdbURL(c, "oauth2.token_url", text); u != nil {
+				o.TokenURL = *u
+			}
+		default:
+			dropped(c, "<oAuth2>")
+		}
+	}
+	return o
+}
+
 // ispdbURL parses a URL of an ISPDB file, reporting a bad one at field.
 func (v *validator) ispdbURL(n *xmlNode, field, s string) *URL {
 	v.lines[field] = n.line
@@ -273,11 +307,7 @@ func (v *validator) ispdbServer(n *xmlNode, path string, dropped func(*xmlNode, 
 			s.Username = text
 		case "authentication":
 			v.lines[join(path, "authentication")] = c.line
-			if s.Authentication == "" {
-				s.Authentication = Authentication(text)
-			} else {
-				dropped(c, where+" (only the first authentication is served)")
-			}
+			s.Authentication = append(s.Authentication, Authentication(text))
 		default:
 			dropped(c, where)
 		}

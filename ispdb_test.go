@@ -8,7 +8,7 @@ import (
 )
 
 // TestISPDB loads hand-written ISPDB files (testdata/ispdb): several servers, STARTTLS,
-// OAuth2 authentication, enable and documentation; what is not modelled is reported
+// OAuth2 authentication and its server, enable and documentation; what is not modelled is reported
 // with its file and line.
 func TestISPDB(t *testing.T) {
 	cat, err := Parse("testdata/config.yaml", []byte("providers:\n  - ispdb: ispdb\n"))
@@ -36,21 +36,23 @@ func TestISPDB(t *testing.T) {
 		t.Errorf("documentation %+v", s.Documentation)
 	}
 	st := byID["starttls.example"]
-	want := Server{Type: TypeIMAP, Hostname: mustHost(t, "mail.starttls.example"), Port: 143, Socket: SocketSTARTTLS, Authentication: AuthPasswordEncrypted, Username: PlaceholderLocalPart}
+	want := Server{Type: TypeIMAP, Hostname: mustHost(t, "mail.starttls.example"), Port: 143, Socket: SocketSTARTTLS, Authentication: AuthMethods{AuthPasswordEncrypted}, Username: PlaceholderLocalPart}
 	if !reflect.DeepEqual(st.Incoming[0], want) {
 		t.Errorf("STARTTLS server %+v", st.Incoming[0])
 	}
 	o := byID["oauth2.example"]
-	if o.Incoming[0].Authentication != AuthOAuth2 || len(o.Incoming) != 1 {
+	if !reflect.DeepEqual(o.Incoming[0].Authentication, AuthMethods{AuthOAuth2, AuthPasswordCleartext}) || len(o.Incoming) != 1 {
 		t.Errorf("OAuth2 server %+v", o.Incoming)
+	}
+	if o.OAuth2 == nil || o.OAuth2.Issuer.String() != "auth.oauth2.example" || o.OAuth2.Scope != "mail" ||
+		o.OAuth2.AuthURL.String() != "https://auth.oauth2.example/authorize" || o.OAuth2.TokenURL.String() != "https://auth.oauth2.example/token" {
+		t.Errorf("oAuth2 %+v", o.OAuth2)
 	}
 	// Not modelled, so reported: with the file and the line of the element.
 	for _, want := range []string{
-		"testdata/ispdb/oauth2.example.xml:14: warning: <authentication> in <incomingServer> (only the first authentication is served)",
 		`testdata/ispdb/oauth2.example.xml:17: warning: <incomingServer> in <emailProvider> (type "exchange")`,
 		"testdata/ispdb/oauth2.example.xml:27: warning: <webMail> in <emailProvider>",
 		"testdata/ispdb/oauth2.example.xml:30: warning: <inputField> in <emailProvider>",
-		"testdata/ispdb/oauth2.example.xml:32: warning: <oAuth2> in <clientConfig>",
 		"testdata/ispdb/several.example.xml:22: warning: <pop3> in <incomingServer>",
 	} {
 		found := false

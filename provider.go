@@ -5,8 +5,11 @@ package mailconf
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Provider is one mail service: the servers a mail client should use for every
@@ -70,6 +73,21 @@ type Provider struct {
 	// it. Default: the account's password.
 	PasswordHint Localized `yaml:"password_hint,omitempty"`
 
+	// Calendars and Contacts are the CalDAV and CardDAV services of the provider's
+	// accounts (RFC 4791, RFC 6352), published in SRV and TXT records (RFC 6764), the
+	// .well-known redirects, autoconfig, Apple profiles and the setup pages.
+	Calendars []DAVService `yaml:"calendars,omitempty"`
+	Contacts  []DAVService `yaml:"contacts,omitempty"`
+
+	// OAuth2 describes the provider's OAuth2 authorization server, for clients that
+	// log in with OAuth2 (autoconfig's <oAuth2>).
+	OAuth2 *OAuth2Config `yaml:"oauth2,omitempty"`
+
+	// MTASTS is the provider's MTA-STS policy (RFC 8461), served at
+	// https://mta-sts.<d>/.well-known/mta-sts.txt and announced in _mta-sts.<d>, with
+	// TLS reporting (RFC 8460) in _smtp._tls.<d>.
+	MTASTS *MTASTSPolicy `yaml:"mta_sts,omitempty"`
+
 	// EnableURL is the page where users must first allow mail apps to connect (enable
 	// IMAP, create an app password). With it, autoconfig carries
 	// <enable visiturl="..."> and the Instructions, and the setup pages link it.
@@ -103,6 +121,107 @@ func (p *Provider) Servers() []Server {
 	out := make([]Server, 0, len(p.Incoming)+len(p.Outgoing))
 	out = append(out, p.Incoming...)
 	return append(out, p.Outgoing...)
+}
+
+// AuthMethods are the login methods of a server, most preferred first.
+type AuthMethods []Authentication
+
+// First returns the most preferred method, "" when there is none.
+func (a AuthMethods) First() Authentication {
+	if len(a) == 0 {
+		return ""
+	}
+	return a[0]
+}
+
+// FirstExcept returns the most preferred method other than skip (say, the password
+// method for a client without OAuth2), or the first one.
+func (a AuthMethods) FirstExcept(skip Authentication) Authentication {
+	for _, m := range a {
+		if m != skip {
+			return m
+		}
+	}
+	return a.First()
+}
+
+// UnmarshalYAML accepts one method or a list of them.
+func (a *AuthMethods) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*a = AuthMethods{Authentication(n.Value)}
+		return nil
+	case yaml.SequenceNode:
+		out := make(AuthMethods, 0, len(n.Content))
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode {
+				return errors.New("want a method or a list of methods")
+			}
+			out = append(out, Authentication(c.Value))
+		}
+		*a = out
+		return nil
+	}
+	return errors.New("want a method or a list of methods")
+}
+
+// MarshalYAML writes one method as text, several as a list.
+func (a AuthMethods) MarshalYAML() (any, error) {
+	if len(a) == 1 {
+		return string(a[0]), nil
+	}
+	return []Authentication(a), nil
+}
+
+// DAVService is a CalDAV or CardDAV service.
+type DAVService struct {
+	// URL is the service's context path, http or https (https://dav.example.com/caldav/).
+	// Its host and port go into the SRV record, its path into the TXT record.
+	URL URL `yaml:"url"`
+	// Username is the login name, as for mail servers. Default %EMAILADDRESS%.
+	Username string `yaml:"username,omitempty"`
+}
+
+// Port returns the URL's port, or the scheme's.
+func (s *DAVService) Port() uint16 {
+	if p := s.URL.Port(); p != "" {
+		n, _ := strconv.ParseUint(p, 10, 16)
+		return uint16(n)
+	}
+	if s.URL.Scheme == "http" {
+		return 80
+	}
+	return 443
+}
+
+// Host returns the URL's host name; the validator makes sure it is one.
+func (s *DAVService) Host() Domain {
+	d, _ := ParseDomain(s.URL.Hostname())
+	return d
+}
+
+// Path returns the URL's path, "/" when it has none.
+func (s *DAVService) Path() string {
+	if s.URL.Path == "" {
+		return "/"
+	}
+	return s.URL.Path
+}
+
+// OAuth2Config is an OAuth2 authorization server (draft-ietf-mailmaint-autoconfig,
+// "OAuth2").
+type OAuth2Config struct {
+	// Issuer is the authorization server's issuer host name.
+	Issuer Domain `yaml:"issuer"`
+	// Scope is the space-separated scopes a client asks for, covering every service
+	// the provider publishes.
+	Scope string `yaml:"scope"`
+	// AuthURL and TokenURL are the authorization and token endpoints, https.
+	AuthURL  URL `yaml:"auth_url"`
+	TokenURL URL `yaml:"token_url"`
+	// ClientID is the public client ID apps use; without it, the authorization server
+	// must offer dynamic client registration (RFC 7591).
+	ClientID string `yaml:"client_id,omitempty"`
 }
 
 // DomainSource is one list of domains: a file or a database query; exactly one is set.
@@ -167,9 +286,10 @@ type Server struct {
 	// Socket is the connection security: SSL (implicit TLS), STARTTLS or plain.
 	Socket SocketType `yaml:"socket"`
 
-	// Authentication is how the client proves who it is. Default password-cleartext
-	// (the password travels inside TLS).
-	Authentication Authentication `yaml:"authentication,omitempty"`
+	// Authentication is how the client proves who it is: one method, or a list from
+	// the most to the least preferred (clients take the first they support).
+	// Default password-cleartext (the password travels inside TLS).
+	Authentication AuthMethods `yaml:"authentication,omitempty"`
 
 	// Username is the login name: %EMAILADDRESS% (the default), %EMAILLOCALPART%,
 	// %EMAILDOMAIN%, or literal text.

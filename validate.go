@@ -653,6 +653,10 @@ func (v *validator) checkProvider(p *Provider, path string) {
 	v.checkSources(p, path)
 	v.checkNotOffered(p, path)
 	v.checkDocumentation(p, path)
+	v.checkDAV(p.Calendars, join(path, "calendars"))
+	v.checkDAV(p.Contacts, join(path, "contacts"))
+	v.checkOAuth2(p, path)
+	v.checkMTASTS(p.MTASTS, join(path, "mta_sts"))
 }
 
 // Name lengths (draft-ietf-mailmaint-autoconfig §4: displayName SHOULD be at most 30
@@ -775,23 +779,40 @@ func (v *validator) checkServer(s *Server, path string) {
 	default:
 		v.add(join(path, "socket"), "%q is not SSL, STARTTLS or plain (exact case; clients reject TLS and other spellings)", s.Socket)
 	}
-	switch s.Authentication {
-	case "":
-		s.Authentication = AuthPasswordCleartext
-	case AuthPasswordCleartext, AuthPasswordEncrypted, AuthOAuth2, AuthClientIP, AuthTLSClientCert, AuthNone:
-	default:
-		v.add(join(path, "authentication"), "%q is not one of password-cleartext, password-encrypted, OAuth2, client-IP-address, TLS-client-cert, none", s.Authentication)
+	if len(s.Authentication) == 0 {
+		s.Authentication = AuthMethods{AuthPasswordCleartext}
 	}
-	if s.Username == "" {
-		s.Username = PlaceholderAddress
-	} else if strings.Contains(s.Username, "%") {
-		switch s.Username {
+	seen := make(map[Authentication]bool, len(s.Authentication))
+	for k, m := range s.Authentication {
+		ap := join(path, "authentication")
+		if len(s.Authentication) > 1 {
+			ap = fmt.Sprintf("%s[%d]", ap, k)
+		}
+		switch m {
+		case AuthPasswordCleartext, AuthPasswordEncrypted, AuthOAuth2, AuthClientIP, AuthTLSClientCert, AuthNone:
+		default:
+			v.add(ap, "%q is not one of password-cleartext, password-encrypted, OAuth2, client-IP-address, TLS-client-cert, none", m)
+		}
+		if seen[m] {
+			v.add(ap, "%s listed twice", m)
+		}
+		seen[m] = true
+	}
+	v.checkUsername(&s.Username, join(path, "username"))
+}
+
+// checkUsername checks a login name and defaults it to the address.
+func (v *validator) checkUsername(u *string, path string) {
+	if *u == "" {
+		*u = PlaceholderAddress
+	} else if strings.Contains(*u, "%") {
+		switch *u {
 		case PlaceholderAddress, PlaceholderLocalPart, PlaceholderDomain:
 		default:
-			v.add(join(path, "username"), "%q: a placeholder must be the whole username: %s, %s or %s", s.Username, PlaceholderAddress, PlaceholderLocalPart, PlaceholderDomain)
+			v.add(path, "%q: a placeholder must be the whole username: %s, %s or %s", *u, PlaceholderAddress, PlaceholderLocalPart, PlaceholderDomain)
 		}
-	} else if strings.TrimSpace(s.Username) != s.Username || strings.ContainsAny(s.Username, "\r\n\t") {
-		v.add(join(path, "username"), "no leading or trailing space allowed")
+	} else if strings.TrimSpace(*u) != *u || strings.ContainsAny(*u, "\r\n\t") {
+		v.add(path, "no leading or trailing space allowed")
 	}
 }
 

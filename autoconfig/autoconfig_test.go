@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,7 +87,7 @@ func checkDocument(t *testing.T, p *mailconf.Provider, body []byte, contentType,
 		t.Errorf("Thunderbird read id %q domains %v name %q", tb.ID, tb.Domains, tb.DisplayName)
 	}
 	wantServer := func(s mailconf.Server) clientrules.Server {
-		return clientrules.Server{Type: string(s.Type), Hostname: s.Hostname.String(), Port: s.Port, Socket: string(s.Socket), Username: s.Username, Auth: string(s.Authentication)}
+		return clientrules.Server{Type: string(s.Type), Hostname: s.Hostname.String(), Port: s.Port, Socket: string(s.Socket), Username: s.Username, Auth: string(clientAuth(s))}
 	}
 	if tb.Incoming[0] != wantServer(p.Incoming[0]) || tb.Outgoing[0] != wantServer(p.Outgoing[0]) {
 		t.Errorf("Thunderbird would use %+v and %+v", tb.Incoming[0], tb.Outgoing[0])
@@ -94,6 +95,7 @@ func checkDocument(t *testing.T, p *mailconf.Provider, body []byte, contentType,
 	if len(tb.Incoming) != len(p.Incoming) || len(tb.Outgoing) != len(p.Outgoing) {
 		t.Errorf("Thunderbird found %d incoming and %d outgoing servers, want %d and %d", len(tb.Incoming), len(tb.Outgoing), len(p.Incoming), len(p.Outgoing))
 	}
+	checkExtras(t, p, body)
 	k9, err := clientrules.ThunderbirdAndroid(body)
 	if k9Reject != "" {
 		if err == nil || !strings.Contains(err.Error(), k9Reject) {
@@ -113,6 +115,41 @@ func checkDocument(t *testing.T, p *mailconf.Provider, body []byte, contentType,
 	}
 	if k9.Incoming[0] != wantServer(firstIMAP) || k9.Outgoing[0] != wantServer(p.Outgoing[0]) {
 		t.Errorf("K-9 would use %+v and %+v", k9.Incoming[0], k9.Outgoing[0])
+	}
+}
+
+// clientAuth is the method Thunderbird and K-9 take from a server's list: the first,
+// passing over OAuth2 on hosts they have no OAuth2 configuration for.
+func clientAuth(s mailconf.Server) mailconf.Authentication {
+	if clientrules.OAuth2BuiltIn(s.Hostname.String()) {
+		return s.Authentication.First()
+	}
+	return s.Authentication.FirstExcept(mailconf.AuthOAuth2)
+}
+
+// checkExtras reads the calendars, address books and OAuth2 server by the draft's rules
+// and compares them with the provider.
+func checkExtras(t *testing.T, p *mailconf.Provider, body []byte) {
+	t.Helper()
+	ex, err := clientrules.AutoconfigExtras(body)
+	if err != nil {
+		t.Fatalf("draft rules: %v", err)
+	}
+	var want []clientrules.URLService
+	for _, s := range p.Contacts {
+		want = append(want, clientrules.URLService{Kind: "addressbook", Type: "carddav", URL: s.URL.String(), Auth: []string{"Basic"}, Username: s.Username})
+	}
+	for _, s := range p.Calendars {
+		want = append(want, clientrules.URLService{Kind: "calendar", Type: "caldav", URL: s.URL.String(), Auth: []string{"Basic"}, Username: s.Username})
+	}
+	if !reflect.DeepEqual(ex.Services, want) {
+		t.Errorf("draft reader took services %+v, want %+v", ex.Services, want)
+	}
+	switch o := p.OAuth2; {
+	case o == nil && ex.OAuth2 != nil:
+		t.Errorf("oAuth2 %+v without one configured", ex.OAuth2)
+	case o != nil && (ex.OAuth2 == nil || *ex.OAuth2 != clientrules.OAuth2{Issuer: o.Issuer.String(), Scope: o.Scope, AuthURL: o.AuthURL.String(), TokenURL: o.TokenURL.String(), ClientID: o.ClientID}):
+		t.Errorf("oAuth2 %+v, want %+v", ex.OAuth2, o)
 	}
 }
 

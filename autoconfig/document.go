@@ -103,6 +103,27 @@ func render(p *mailconf.Provider, domain func(prefix string) string) ([]byte, er
 			descr.SetText(t.Value)
 		}
 	}
+	// Address books, calendars and the OAuth2 server are children of clientConfig, after
+	// emailProvider (draft-ietf-mailmaint-autoconfig §"Server sections", its example
+	// orders them so). Thunderbird reads only emailProvider (readFromXML.sys.mjs) and
+	// Thunderbird for Android skips other elements (RealAutoconfigParser), so they cost
+	// those clients nothing.
+	for i := range p.Contacts {
+		writeDAV(root.CreateElement("addressbook"), "carddav", &p.Contacts[i])
+	}
+	for i := range p.Calendars {
+		writeDAV(root.CreateElement("calendar"), "caldav", &p.Calendars[i])
+	}
+	if o := p.OAuth2; o != nil {
+		oe := root.CreateElement("oAuth2")
+		oe.CreateElement("issuer").SetText(o.Issuer.String())
+		oe.CreateElement("scope").SetText(o.Scope)
+		oe.CreateElement("authURL").SetText(o.AuthURL.String())
+		oe.CreateElement("tokenURL").SetText(o.TokenURL.String())
+		if o.ClientID != "" {
+			oe.CreateElement("clientID").SetText(o.ClientID)
+		}
+	}
 	doc.Indent(2)
 	b, err := doc.WriteToBytes()
 	if err != nil {
@@ -118,7 +139,23 @@ func writeServer(e *etree.Element, s *mailconf.Server, host func(*mailconf.Serve
 	e.CreateElement("hostname").SetText(host(s))
 	e.CreateElement("port").SetText(strconv.Itoa(s.Port))
 	e.CreateElement("socketType").SetText(string(s.Socket))
-	e.CreateElement("authentication").SetText(string(s.Authentication))
+	// Several methods, most preferred first: Thunderbird and Thunderbird for Android
+	// take the first they support (thunderbird-android RealAutoconfigParser).
+	for _, m := range s.Authentication {
+		e.CreateElement("authentication").SetText(string(m))
+	}
+	e.CreateElement("username").SetText(s.Username)
+}
+
+// writeDAV fills a calendar or addressbook element: a URL service with HTTP Basic
+// authentication (draft-ietf-mailmaint-autoconfig §"URL-based protocols": the
+// system="http" attribute names an HTTP authentication scheme).
+func writeDAV(e *etree.Element, typ string, s *mailconf.DAVService) {
+	e.CreateAttr("type", typ)
+	e.CreateElement("url").SetText(s.URL.String())
+	a := e.CreateElement("authentication")
+	a.CreateAttr("system", "http")
+	a.SetText("Basic")
 	e.CreateElement("username").SetText(s.Username)
 }
 

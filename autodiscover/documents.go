@@ -312,12 +312,12 @@ func settingsDocument(p *mailconf.Provider, ttl int) (template, error) {
 		// STARTTLS or implicit TLS by port (ExchangeAutoDiscover.sys.mjs readAutoDiscoverXML).
 		pr.CreateElement("SSL").SetText(ssl)
 		pr.CreateElement("Encryption").SetText(enc)
-		auth := authRequired(s.Authentication)
+		auth := authRequired(s.Authentication.First())
 		pr.CreateElement("AuthRequired").SetText(onOff(auth))
 		if s.Type == mailconf.TypeSMTP {
 			// UsePOPAuth: SMTP logs in with the incoming server's credentials, true when
 			// both need a login under the same name.
-			same := auth && authRequired(p.Incoming[0].Authentication) && s.Username == p.Incoming[0].Username
+			same := auth && authRequired(p.Incoming[0].Authentication.First()) && s.Username == p.Incoming[0].Username
 			pr.CreateElement("UsePOPAuth").SetText(onOff(same))
 			pr.CreateElement("SMTPLast").SetText("off")
 		}

@@ -197,7 +197,7 @@ func checkSettingsDocument(t *testing.T, pox *clientrules.POX, cat *mailconf.Cat
 			t.Errorf("protocol %d: Encryption %q, want %q", i, enc, wantEnc)
 		}
 		wantAuth := "on"
-		if srv.Authentication == mailconf.AuthNone {
+		if srv.Authentication.First() == mailconf.AuthNone {
 			wantAuth = "off"
 		}
 		if got := get("AuthRequired"); got != wantAuth {

@@ -98,12 +98,12 @@ func Build(p *mailconf.Provider, a mailconf.Address, lang, organization string) 
 		"IncomingMailServerPortNumber":           in.Port,
 		"IncomingMailServerUseSSL":               in.Socket != mailconf.SocketPlain,
 		"IncomingMailServerUsername":             in.LoginName(a),
-		"IncomingMailServerAuthentication":       authentication(in.Authentication),
+		"IncomingMailServerAuthentication":       authentication(in.Authentication.FirstExcept(mailconf.AuthOAuth2)),
 		"OutgoingMailServerHostName":             out.Hostname.For(a.Domain).String(),
 		"OutgoingMailServerPortNumber":           out.Port,
 		"OutgoingMailServerUseSSL":               out.Socket != mailconf.SocketPlain,
 		"OutgoingMailServerUsername":             out.LoginName(a),
-		"OutgoingMailServerAuthentication":       authentication(out.Authentication),
+		"OutgoingMailServerAuthentication":       authentication(out.Authentication.FirstExcept(mailconf.AuthOAuth2)),
 		"OutgoingPasswordSameAsIncomingPassword": out.LoginName(a) == in.LoginName(a),
 	}
 	top := dict{

@@ -24,7 +24,7 @@ func (c *checker) provider() *mailconf.Provider {
 
 // configServer is a configured server as the documents write it.
 func configServer(s mailconf.Server) clientrules.Server {
-	return clientrules.Server{Type: string(s.Type), Hostname: s.Hostname.String(), Port: s.Port, Socket: string(s.Socket), Username: s.Username, Auth: string(s.Authentication)}
+	return clientrules.Server{Type: string(s.Type), Hostname: s.Hostname.String(), Port: s.Port, Socket: string(s.Socket), Username: s.Username, Auth: string(s.Authentication.First())}
 }
 
 // configView is the configuration's settings for the domain, or nil.

@@ -94,13 +94,15 @@ func ThunderbirdAndroid(body []byte) (*Settings, error) {
 		for _, a := range n.All("authentication") {
 			switch a.Text {
 			case "password-cleartext", "password-encrypted", "OAuth2":
-				if s.Auth == "" {
+				// The parser keeps OAuth2, and GetAutoDiscovery.kt drops it for hosts
+				// without a built-in OAuth2 configuration.
+				if s.Auth == "" && (a.Text != "OAuth2" || OAuth2BuiltIn(s.Hostname)) {
 					s.Auth = a.Text
 				}
 			}
 		}
 		if s.Auth == "" {
-			return s, errors.New("no recognised authentication")
+			return s, errors.New("no recognised authentication (OAuth2 counts only for hosts the app knows)")
 		}
 		return s, nil
 	}
@@ -131,6 +133,26 @@ func ThunderbirdAndroid(body []byte) (*Settings, error) {
 		return nil, errors.New("no smtp server")
 	}
 	return cfg, nil
+}
+
+// oauth2Domains are the domains under which Thunderbird and Thunderbird for Android
+// ship OAuth2 client configurations (comm-central OAuth2Providers.sys.mjs kHostnames,
+// thunderbird-android's OAuth configurations); both skip the OAuth2 method for any
+// other host, since the autoconfig <oAuth2> section is not read.
+var oauth2Domains = []string{
+	"gmail.com", "googlemail.com", "mail.ru", "yandex.com", "yahoo.com", "att.net",
+	"aol.com", "office365.com", "outlook.com", "fastmail.com", "comcast.net",
+}
+
+// OAuth2BuiltIn reports whether the clients have a built-in OAuth2 configuration for
+// a server host name.
+func OAuth2BuiltIn(host string) bool {
+	for _, d := range oauth2Domains {
+		if host == d || strings.HasSuffix(host, "."+d) {
+			return true
+		}
+	}
+	return false
 }
 
 // thunderbirdAuth are the authentication values Thunderbird desktop accepts
@@ -193,7 +215,9 @@ func Thunderbird(body []byte, contentType string) (*Settings, error) {
 			s.Username = user.Text
 		}
 		for _, a := range n.All("authentication") {
-			if thunderbirdAuth[a.Text] {
+			// readAuthentication: the first value it knows wins; OAuth2 only for hosts
+			// with a built-in OAuth2 configuration.
+			if thunderbirdAuth[a.Text] && (a.Text != "OAuth2" || OAuth2BuiltIn(s.Hostname)) {
 				s.Auth = a.Text
 				break
 			}

@@ -276,3 +276,71 @@ func TestParseProfile(t *testing.T) {
 		t.Error("garbage read as a signed profile")
 	}
 }
+
+// extrasDoc is a document with calendar, address book and OAuth2 sections; replace
+// pairs edit it.
+func extrasDoc(replace ...string) []byte {
+	const doc = `<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="example.com">
+    <domain>example.com</domain>
+  </emailProvider>
+  <addressbook type="carddav">
+    <url>https://dav.example.com/dav/</url>
+    <authentication system="http">Basic</authentication>
+    <username>%EMAILADDRESS%</username>
+  </addressbook>
+  <calendar type="caldav">
+    <url>https://dav.example.com/dav/</url>
+    <authentication>OAuth2</authentication>
+    <authentication system="http">Basic</authentication>
+    <username>%EMAILADDRESS%</username>
+  </calendar>
+  <oAuth2>
+    <issuer>login.example.com</issuer>
+    <scope>IMAP SMTP CalDAV CardDAV</scope>
+    <authURL>https://login.example.com/auth</authURL>
+    <tokenURL>https://login.example.com/token</tokenURL>
+  </oAuth2>
+</clientConfig>
+`
+	return []byte(strings.NewReplacer(replace...).Replace(doc))
+}
+
+func TestAutoconfigExtras(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want string // "" accepts, else a part of the reason
+	}{
+		{name: "good", body: extrasDoc()},
+		{name: "inside emailProvider", body: extrasDoc("</emailProvider>\n  <addressbook", "<addressbook", "</addressbook>", "</addressbook></emailProvider>"), want: "inside <emailProvider>"},
+		{name: "addressBook spelling", body: extrasDoc("addressbook", "addressBook"), want: "<addressbook>"},
+		{name: "wrong type", body: extrasDoc(`type="caldav"`, `type="carddav"`), want: `type "carddav"`},
+		{name: "two urls", body: extrasDoc("<url>https://dav.example.com/dav/</url>\n    <authentication>OAuth2", "<url>https://a.example/</url><url>https://b.example/</url>\n    <authentication>OAuth2"), want: "2 <url>"},
+		{name: "relative url", body: extrasDoc("<url>https://dav.example.com/dav/</url>\n    <authentication system", "<url>/dav/</url>\n    <authentication system"), want: "absolute"},
+		{name: "bearer", body: extrasDoc(`<authentication>OAuth2</authentication>`, `<authentication system="http">Bearer</authentication>`), want: "Bearer"},
+		{name: "basic without system", body: extrasDoc(`<authentication system="http">Basic</authentication>
+    <username>%EMAILADDRESS%</username>
+  </addressbook>`, `<authentication>Basic</authentication>
+    <username>%EMAILADDRESS%</username>
+  </addressbook>`), want: "Basic"},
+		{name: "no username", body: extrasDoc("<username>%EMAILADDRESS%</username>\n  </calendar>", "</calendar>"), want: "no username"},
+		{name: "padded url", body: extrasDoc("<url>https://dav.example.com/dav/</url>\n    <authentication system", "<url> https://dav.example.com/dav/</url>\n    <authentication system"), want: "surrounding space"},
+		{name: "http token endpoint", body: extrasDoc("https://login.example.com/token", "http://login.example.com/token"), want: "https"},
+		{name: "no scope", body: extrasDoc("<scope>IMAP SMTP CalDAV CardDAV</scope>", ""), want: "no scope"},
+		{name: "two oAuth2", body: extrasDoc("</clientConfig>", "<oAuth2/></clientConfig>"), want: "second <oAuth2>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ex, err := AutoconfigExtras(tc.body)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("rejected: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("%v, want a rejection naming %q", err, tc.want)
+			case tc.want == "" && (len(ex.Services) != 2 || ex.OAuth2 == nil || ex.Services[1].Auth[0] != "OAuth2"):
+				t.Fatalf("read %+v", ex)
+			}
+		})
+	}
+}
