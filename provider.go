@@ -182,6 +182,24 @@ type DAVService struct {
 	Username string `yaml:"username,omitempty"`
 }
 
+// PreferredDAV returns the service of a list that clients should set up: the first
+// https one, since clients try TLS first (RFC 6764 §6, §8), else the first; nil for an
+// empty list.
+func PreferredDAV(list []DAVService) *DAVService {
+	for i := range list {
+		if list[i].URL.Scheme == "https" {
+			return &list[i]
+		}
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return &list[0]
+}
+
+// LoginName returns the login name for address a.
+func (s *DAVService) LoginName(a Address) string { return loginName(s.Username, a) }
+
 // Port returns the URL's port, or the scheme's.
 func (s *DAVService) Port() uint16 {
 	if p := s.URL.Port(); p != "" {
@@ -373,8 +391,11 @@ func (h *HostPattern) UnmarshalText(b []byte) error {
 
 // LoginName returns the username the server expects from the owner of an address: the
 // username pattern with its placeholder filled in, or the literal username.
-func (s *Server) LoginName(a Address) string {
-	switch s.Username {
+func (s *Server) LoginName(a Address) string { return loginName(s.Username, a) }
+
+// loginName fills a username's placeholder with the parts of address a.
+func loginName(username string, a Address) string {
+	switch username {
 	case PlaceholderAddress, "":
 		return a.String()
 	case PlaceholderLocalPart:
@@ -382,7 +403,7 @@ func (s *Server) LoginName(a Address) string {
 	case PlaceholderDomain:
 		return a.Domain.String()
 	}
-	return s.Username
+	return username
 }
 
 // ServerType is the protocol a server speaks.

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"flag"
 	"io"
 	"math/big"
 	"net/http"
@@ -39,6 +40,19 @@ providers:
       - {type: pop3, hostname: pop.example.net, port: 110, socket: STARTTLS, username: "%EMAILLOCALPART%"}
     outgoing:
       - {hostname: smtp.example.net, port: 587, socket: STARTTLS, username: "%EMAILADDRESS%", authentication: password-encrypted}
+  - id: groupware.example
+    display_name: Groupware
+    domains: [groupware.example]
+    incoming:
+      - {type: imap, hostname: imap.groupware.example, port: 993, socket: SSL, authentication: [OAuth2, password-cleartext]}
+    outgoing:
+      - {hostname: smtp.groupware.example, port: 465, socket: SSL, authentication: [OAuth2, password-cleartext]}
+    calendars:
+      - url: http://dav.groupware.example/dav/
+      - url: https://dav.groupware.example/dav/
+    contacts:
+      - {url: "https://contacts.groupware.example:8443/dav/", username: "%EMAILLOCALPART%"}
+    oauth2: {issuer: login.groupware.example, scope: IMAP, auth_url: "https://login.groupware.example/a", token_url: "https://login.groupware.example/t"}
 profile:
   organization: Example Org
 `
@@ -159,6 +173,60 @@ func TestBuild(t *testing.T) {
 			upper, _ := Build(tc.p, address(t, strings.ToUpper(a.LocalPart)+"@"+a.Domain.String()), "en", tc.org)
 			if pu := parse(t, upper); pu.PayloadUUID != p.PayloadUUID {
 				t.Error("the upper-case address gets another profile")
+			}
+		})
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// TestGolden compares each provider's profile for one address with
+// testdata/<id>.golden and reads it with the device rules: the mail account, and the
+// calendar and contacts accounts of the service a client should use.
+func TestGolden(t *testing.T) {
+	cat := testCatalog(t)
+	for _, p := range cat.Providers {
+		t.Run(p.ID.String(), func(t *testing.T) {
+			a := address(t, "alice@"+p.Domains[0].String())
+			got, err := Build(p, a, "en", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", p.ID.String()+".golden")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./mobileconfig -update)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("profile differs from %s:\n%s", path, got)
+			}
+			cp, err := clientrules.ParseProfile(want)
+			if err != nil {
+				t.Fatalf("device rules: %v", err)
+			}
+			check := func(kind string, got []clientrules.DAVAccount, s *mailconf.DAVService) {
+				t.Helper()
+				if s == nil {
+					if len(got) != 0 {
+						t.Errorf("%s accounts %+v without a service", kind, got)
+					}
+					return
+				}
+				want := clientrules.DAVAccount{Host: s.URL.Hostname(), Port: int(s.Port()), UseSSL: s.URL.Scheme == "https", PrincipalURL: s.URL.String(), Username: s.LoginName(a)}
+				if len(got) != 1 || got[0] != want {
+					t.Errorf("%s accounts %+v, want %+v", kind, got, want)
+				}
+			}
+			check("calendar", cp.Calendars, mailconf.PreferredDAV(p.Calendars))
+			check("contacts", cp.Contacts, mailconf.PreferredDAV(p.Contacts))
+			// Apple profiles cannot say OAuth2: the password method after it.
+			if in := cp.Incoming; in.Hostname != p.PreferredIncoming().Hostname.String() {
+				t.Errorf("incoming %+v", in)
 			}
 		})
 	}

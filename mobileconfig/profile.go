@@ -19,6 +19,8 @@ import (
 const (
 	payloadConfiguration = "Configuration"
 	payloadMail          = "com.apple.mail.managed"
+	payloadCalDAV        = "com.apple.caldav.account"
+	payloadCardDAV       = "com.apple.carddav.account"
 	emailTypeIMAP        = "EmailTypeIMAP"
 	emailTypePOP         = "EmailTypePOP"
 )
@@ -115,9 +117,43 @@ func Build(p *mailconf.Provider, a mailconf.Address, lang, organization string) 
 		"PayloadDescription":       description,
 		"PayloadOrganization":      organization,
 		"PayloadRemovalDisallowed": false,
-		"PayloadContent":           []dict{mail},
+		"PayloadContent":           append([]dict{mail}, davPayloads(p, a, prefix, id, name)...),
 	}
 	return marshalPlist(top), nil
+}
+
+// davPayloads are the calendar and contacts accounts of a profile, for the service of
+// each kind clients should use (apple/device-management com.apple.caldav.account.yaml,
+// com.apple.carddav.account.yaml: the host name is required; the principal URL is the
+// service's URL, where the device starts its discovery).
+func davPayloads(p *mailconf.Provider, a mailconf.Address, prefix, id, name string) []dict {
+	var out []dict
+	for _, k := range []struct {
+		payload, key, suffix string
+		service              *mailconf.DAVService
+	}{
+		{payloadCalDAV, "CalDAV", "caldav", mailconf.PreferredDAV(p.Calendars)},
+		{payloadCardDAV, "CardDAV", "carddav", mailconf.PreferredDAV(p.Contacts)},
+	} {
+		s := k.service
+		if s == nil {
+			continue
+		}
+		out = append(out, dict{
+			"PayloadType":                k.payload,
+			"PayloadVersion":             1,
+			"PayloadIdentifier":          prefix + "." + k.suffix,
+			"PayloadUUID":                nameUUID(id + "\x00" + k.suffix),
+			"PayloadDisplayName":         name,
+			k.key + "AccountDescription": name,
+			k.key + "HostName":           s.URL.Hostname(),
+			k.key + "Port":               int(s.Port()),
+			k.key + "UseSSL":             s.URL.Scheme == "https",
+			k.key + "PrincipalURL":       s.URL.String(),
+			k.key + "Username":           s.LoginName(a),
+		})
+	}
+	return out
 }
 
 // authentication maps an autoconfig authentication method to the profile's

@@ -37,6 +37,10 @@ providers:
       - {type: imap, hostname: imap.example.net, port: 143, socket: STARTTLS, username: "%EMAILLOCALPART%"}
     outgoing:
       - {hostname: smtp.example.net, port: 587, socket: STARTTLS, username: "%EMAILLOCALPART%"}
+    calendars:
+      - url: "https://dav.example.net/cal&co/"
+    contacts:
+      - {url: "https://dav.example.net/dav/", username: "%EMAILDOMAIN%"}
 `
 
 var links = Links{Autoconfig: "/mail/config-v1.1.xml", ISPDB: "/v1.1/", AutodiscoverJSON: "/autodiscover/autodiscover.json", Profile: "/email.mobileconfig"}
@@ -141,9 +145,19 @@ func text(n *html.Node) string {
 // password per row.
 func serverRows(t *testing.T, doc *html.Node) [][]string {
 	t.Helper()
-	tables := find(doc, "table", "id", "servers")
-	if len(tables) != 1 {
-		t.Fatalf("%d server tables", len(tables))
+	return tableRows(t, doc, "servers")
+}
+
+// tableRows reads the cells of the table with the id, the header row left out; nil
+// when there is no such table.
+func tableRows(t *testing.T, doc *html.Node, id string) [][]string {
+	t.Helper()
+	tables := find(doc, "table", "id", id)
+	if len(tables) > 1 {
+		t.Fatalf("%d %s tables", len(tables), id)
+	}
+	if len(tables) == 0 {
+		return nil
 	}
 	var rows [][]string
 	for _, tr := range find(tables[0], "tr", "", "") {
@@ -167,7 +181,7 @@ func TestSetupPage(t *testing.T) {
 		name, target string
 		header       []string
 		lang         string
-		rows         [][]string
+		rows, dav    [][]string
 		contains     []string
 	}{
 		{
@@ -202,13 +216,21 @@ func TestSetupPage(t *testing.T) {
 				{"IMAP (收信)", "imap.example.net", "143", "STARTTLS", "Bob.Smith", "邮箱账户的密码"},
 				{"SMTP (发信)", "smtp.example.net", "587", "STARTTLS", "Bob.Smith", "邮箱账户的密码"},
 			},
-			contains: []string{"设置示例<邮箱>"},
+			dav: [][]string{
+				{"日历（CalDAV）", "https://dav.example.net/cal&co/", "Bob.Smith@example.net", "邮箱账户的密码"},
+				{"通讯录（CardDAV）", "https://dav.example.net/dav/", "example.net", "邮箱账户的密码"},
+			},
+			contains: []string{"设置示例<邮箱>", "日历和通讯录"},
 		},
 		{
 			name: "by domain, IDN", target: "/setup/xn--bcher-kva.example?lang=en", lang: "en",
 			rows: [][]string{
 				{"IMAP (incoming)", "imap.example.net", "143", "STARTTLS", "the part of your address before the @", "the password of your email account"},
 				{"SMTP (outgoing)", "smtp.example.net", "587", "STARTTLS", "the part of your address before the @", "the password of your email account"},
+			},
+			dav: [][]string{
+				{"Calendar (CalDAV)", "https://dav.example.net/cal&co/", "your full email address", "the password of your email account"},
+				{"Contacts (CardDAV)", "https://dav.example.net/dav/", "the part of your address after the @", "the password of your email account"},
 			},
 			contains: []string{"Settings for addresses at bücher.example", "Set up Example & <Mail>"},
 		},
@@ -225,6 +247,9 @@ func TestSetupPage(t *testing.T) {
 			if tc.rows != nil {
 				if got := serverRows(t, r.doc); !equalRows(got, tc.rows) {
 					t.Errorf("server table %q, want %q", got, tc.rows)
+				}
+				if got := tableRows(t, r.doc, "dav"); !equalRows(got, tc.dav) {
+					t.Errorf("calendars and contacts %q, want %q", got, tc.dav)
 				}
 			}
 			page := text(r.doc)

@@ -17,6 +17,8 @@ type uiText struct {
 	Incoming, Outgoing, SecSSL, SecSTARTTLS, SecPlain                                    string
 	UserAddress, UserLocal, UserDomain, PasswordDefault                                  string
 
+	DAVTitle, DAVIntro, DAVCalendar, DAVContacts, ColService, ColURL string
+
 	ClientsTitle                                   string
 	Thunderbird, OutlookNew, OutlookClassic        string
 	AppleMail, AppleProfile, AppleManual           string
@@ -65,6 +67,10 @@ var ui = map[string]*uiText{
 		SecSSL: "SSL/TLS", SecSTARTTLS: "STARTTLS", SecPlain: "none (not encrypted)",
 		UserAddress: "your full email address", UserLocal: "the part of your address before the @", UserDomain: "the part of your address after the @",
 		PasswordDefault: "the password of your email account",
+
+		DAVTitle:    "Calendars and contacts",
+		DAVIntro:    "Calendar and contacts apps (Thunderbird, Apple Calendar and Contacts, DAVx⁵, Evolution) find these from your address; if one asks for a server, enter the URL.",
+		DAVCalendar: "Calendar (CalDAV)", DAVContacts: "Contacts (CardDAV)", ColService: "Service", ColURL: "URL",
 
 		ClientsTitle:       "Step by step",
 		Thunderbird:        "Thunderbird (Windows, Mac, Linux)",
@@ -183,6 +189,10 @@ var ui = map[string]*uiText{
 		SecSSL: "SSL/TLS", SecSTARTTLS: "STARTTLS", SecPlain: "无（不加密）",
 		UserAddress: "完整的邮箱地址", UserLocal: "邮箱地址中 @ 前面的部分", UserDomain: "邮箱地址中 @ 后面的部分",
 		PasswordDefault: "邮箱账户的密码",
+
+		DAVTitle:    "日历和通讯录",
+		DAVIntro:    "日历和通讯录应用（Thunderbird、苹果“日历”和“通讯录”、DAVx⁵、Evolution）可根据邮箱地址自动找到这些服务；如果应用要求填写服务器，请输入下面的网址。",
+		DAVCalendar: "日历（CalDAV）", DAVContacts: "通讯录（CardDAV）", ColService: "服务", ColURL: "网址",
 
 		ClientsTitle:       "分步说明",
 		Thunderbird:        "Thunderbird（Windows、Mac、Linux）",

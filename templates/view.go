@@ -78,6 +78,7 @@ type setupView struct {
 	EnableURL     string
 	Documentation []link
 	Servers       []serverRow
+	DAV           []davRow
 	HasAddress    bool
 	ProfileHref   string
 	QR            string
@@ -88,6 +89,10 @@ type setupView struct {
 
 type serverRow struct {
 	Protocol, Direction, Host, Port, Security, Username, Password string
+}
+
+type davRow struct {
+	Service, URL, Username, Password string
 }
 
 type client struct {
@@ -131,12 +136,14 @@ func (h *Handler) setupView(cat *mailconf.Catalog, p *mailconf.Provider, lang st
 	for _, d := range p.Documentation {
 		v.Documentation = append(v.Documentation, link{Name: d.Description.For(lang), Href: d.URL.String()})
 	}
+	var login func(name string) string
 	password := p.PasswordHint.For(lang)
 	if password == "" {
 		password = t.PasswordDefault
 	}
-	username := func(s *mailconf.Server) string {
-		switch s.Username {
+	username := func(s *mailconf.Server) string { return login(s.Username) }
+	login = func(name string) string {
+		switch name {
 		case mailconf.PlaceholderAddress:
 			if withAddress {
 				return markers[slotAddress]
@@ -153,7 +160,7 @@ func (h *Handler) setupView(cat *mailconf.Catalog, p *mailconf.Provider, lang st
 			}
 			return t.UserDomain
 		}
-		return s.Username
+		return name
 	}
 	security := func(s *mailconf.Server) string {
 		switch s.Socket {
@@ -174,6 +181,15 @@ func (h *Handler) setupView(cat *mailconf.Catalog, p *mailconf.Provider, lang st
 	}
 	for i := range p.Outgoing {
 		v.Servers = append(v.Servers, row(&p.Outgoing[i], t.Outgoing))
+	}
+
+	for _, k := range []struct {
+		name string
+		list []mailconf.DAVService
+	}{{t.DAVCalendar, p.Calendars}, {t.DAVContacts, p.Contacts}} {
+		if s := mailconf.PreferredDAV(k.list); s != nil {
+			v.DAV = append(v.DAV, davRow{Service: k.name, URL: s.URL.String(), Username: login(s.Username), Password: password})
+		}
 	}
 
 	// The servers an app that takes one of each uses, for the step-by-step lists.

@@ -82,7 +82,8 @@ func (c *certificates) filePaths(cat *mailconf.Catalog) (string, string) {
 }
 
 // acmeNames are the host names clients ask for over HTTPS: autoconfig.<d> and
-// autodiscover.<d> of every configured domain, plus the configured extra names.
+// autodiscover.<d> of every configured domain, mta-sts.<d> where the provider has an
+// MTA-STS policy, plus the configured extra names.
 func acmeNames(cat *mailconf.Catalog) []string {
 	var names []string
 	// The configured domains only: domains read from sources come and go by the
@@ -90,6 +91,9 @@ func acmeNames(cat *mailconf.Catalog) []string {
 	for _, p := range cat.Providers {
 		for _, d := range p.Domains {
 			names = append(names, d.Autoconfig().String(), d.Autodiscover().String())
+			if p.MTASTS != nil {
+				names = append(names, d.MTASTS().String())
+			}
 		}
 	}
 	if cat.TLS.ACME != nil {

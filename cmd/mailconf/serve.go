@@ -22,12 +22,14 @@ import (
 	"github.com/mailconf/mailconf/admin"
 	"github.com/mailconf/mailconf/autoconfig"
 	"github.com/mailconf/mailconf/autodiscover"
+	"github.com/mailconf/mailconf/dav"
 	"github.com/mailconf/mailconf/dnssrv"
 	"github.com/mailconf/mailconf/httpserver"
 	"github.com/mailconf/mailconf/internal/connlimit"
 	"github.com/mailconf/mailconf/internal/logbuf"
 	"github.com/mailconf/mailconf/internal/sources"
 	"github.com/mailconf/mailconf/mobileconfig"
+	"github.com/mailconf/mailconf/mtasts"
 	"github.com/mailconf/mailconf/templates"
 )
 
@@ -172,9 +174,10 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	d.profiles = mobileconfig.New(cat, log)
-	protocols := []httpserver.Protocol{ac, ad, pages, d.profiles}
+	davRedirects, policies := dav.New(cat), mtasts.New(cat)
+	protocols := []httpserver.Protocol{ac, ad, pages, d.profiles, davRedirects, policies}
 	d.metrics = admin.NewMetrics(buildVersion(), httpserver.EndpointLabels(protocols...))
-	d.preparers = []preparer{ac, ad, pages, d.profiles}
+	d.preparers = []preparer{ac, ad, pages, d.profiles, davRedirects, policies}
 	if d.dns != nil {
 		d.metrics.SetDNSCounts(d.dns.Stats().Each)
 		d.preparers = append(d.preparers, d.dns)

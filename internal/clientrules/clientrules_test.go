@@ -266,7 +266,8 @@ func TestParseProfile(t *testing.T) {
 		{"<key>OutgoingMailServerHostName</key><string>smtp.example.com</string>", "", "host name"},
 		{"<string>Configuration</string>", "<string>Other</string>", "Configuration"},
 		{"EmailAuthPassword</string>\n<key>Outgoing", "EmailAuthOAuth</string>\n<key>Outgoing", "authentication"},
-		{"com.apple.mail.managed", "com.apple.caldav.account", "no com.apple.mail.managed"},
+		{"com.apple.mail.managed", "com.apple.webcontent-filter", "no com.apple.mail.managed"},
+		{"com.apple.mail.managed", "com.apple.caldav.account", "CalDAV payload: HostName"},
 	} {
 		if _, err := ParseProfile([]byte(strings.Replace(profileXML, tc.from, tc.to, 1))); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s → %s: %v, want an error naming %q", tc.from, tc.to, err, tc.want)

@@ -1,8 +1,10 @@
 package clientrules
 
 // Apple configuration profiles (.mobileconfig) with a com.apple.mail.managed payload,
-// read as iOS and macOS read them: apple/device-management mdm/profiles/TopLevel.yaml,
-// CommonPayloadKeys.yaml and com.apple.mail.managed.yaml.
+// and calendar and contacts accounts beside it, read as iOS and macOS read them:
+// apple/device-management mdm/profiles/TopLevel.yaml, CommonPayloadKeys.yaml,
+// com.apple.mail.managed.yaml, com.apple.caldav.account.yaml and
+// com.apple.carddav.account.yaml.
 
 import (
 	"bytes"
@@ -27,6 +29,17 @@ type Profile struct {
 	// device then asks).
 	AccountType, EmailAddress string
 	Incoming, Outgoing        Server
+	// Calendars and Contacts are the CalDAV and CardDAV accounts.
+	Calendars, Contacts []DAVAccount
+}
+
+// DAVAccount is a com.apple.caldav.account or com.apple.carddav.account payload.
+type DAVAccount struct {
+	Host         string
+	Port         int // 0: the device's default
+	UseSSL       bool
+	PrincipalURL string
+	Username     string
 }
 
 // profile and mailPayload are the keys read; unknown keys are skipped, as devices
@@ -37,10 +50,10 @@ type profile struct {
 	PayloadIdentifier  string
 	PayloadUUID        string
 	PayloadDisplayName string
-	PayloadContent     []mailPayload
+	PayloadContent     []payload
 }
 
-type mailPayload struct {
+type payload struct {
 	PayloadType       string
 	PayloadVersion    *int
 	PayloadIdentifier string
@@ -58,6 +71,12 @@ type mailPayload struct {
 	OutgoingMailServerUseSSL         bool
 	OutgoingMailServerUsername       string
 	OutgoingMailServerAuthentication string
+
+	CalDAVHostName, CardDAVHostName         string
+	CalDAVPort, CardDAVPort                 int
+	CalDAVUseSSL, CardDAVUseSSL             *bool
+	CalDAVPrincipalURL, CardDAVPrincipalURL string
+	CalDAVUsername, CardDAVUsername         string
 }
 
 var profileAuth = map[string]bool{"EmailAuthNone": true, "EmailAuthPassword": true, "EmailAuthCRAMMD5": true, "EmailAuthNTLM": true, "EmailAuthHTTPMD5": true}
@@ -98,13 +117,36 @@ func ParseProfile(body []byte) (*Profile, error) {
 		return nil, errors.New("top level: no PayloadIdentifier or PayloadUUID")
 	}
 	out.PayloadIdentifier, out.PayloadUUID, out.DisplayName = p.PayloadIdentifier, p.PayloadUUID, p.PayloadDisplayName
-	var mail *mailPayload
+	var mail *payload
+	uuids := map[string]bool{p.PayloadUUID: true}
+	ids := map[string]bool{p.PayloadIdentifier: true}
 	for i := range p.PayloadContent {
-		if p.PayloadContent[i].PayloadType == "com.apple.mail.managed" {
+		pl := &p.PayloadContent[i]
+		if pl.PayloadVersion == nil || *pl.PayloadVersion != 1 || pl.PayloadIdentifier == "" || pl.PayloadUUID == "" {
+			return nil, fmt.Errorf("payload %d (%s): PayloadVersion 1, PayloadIdentifier and PayloadUUID are required", i, pl.PayloadType)
+		}
+		if uuids[pl.PayloadUUID] || ids[pl.PayloadIdentifier] {
+			return nil, fmt.Errorf("payload %d (%s): PayloadUUID or PayloadIdentifier used twice", i, pl.PayloadType)
+		}
+		uuids[pl.PayloadUUID], ids[pl.PayloadIdentifier] = true, true
+		switch pl.PayloadType {
+		case "com.apple.mail.managed":
 			if mail != nil {
 				return nil, errors.New("more than one mail payload")
 			}
-			mail = &p.PayloadContent[i]
+			mail = pl
+		case "com.apple.caldav.account":
+			a, err := davAccount(pl.CalDAVHostName, pl.CalDAVPort, pl.CalDAVUseSSL, pl.CalDAVPrincipalURL, pl.CalDAVUsername)
+			if err != nil {
+				return nil, fmt.Errorf("CalDAV payload: %w", err)
+			}
+			out.Calendars = append(out.Calendars, a)
+		case "com.apple.carddav.account":
+			a, err := davAccount(pl.CardDAVHostName, pl.CardDAVPort, pl.CardDAVUseSSL, pl.CardDAVPrincipalURL, pl.CardDAVUsername)
+			if err != nil {
+				return nil, fmt.Errorf("CardDAV payload: %w", err)
+			}
+			out.Contacts = append(out.Contacts, a)
 		}
 	}
 	if mail == nil {
@@ -145,4 +187,17 @@ func profileServer(typ, host string, port int, ssl bool, user string) Server {
 		port = StandardPort(typ, s)
 	}
 	return Server{Type: typ, Hostname: host, Port: port, Socket: socket, Username: user}
+}
+
+// davAccount checks a calendar or contacts payload: the host name is required and
+// UseSSL defaults to true.
+func davAccount(host string, port int, ssl *bool, principal, user string) (DAVAccount, error) {
+	if host == "" || !ValidHostname(host) {
+		return DAVAccount{}, fmt.Errorf("HostName %q is missing or not a host name", host)
+	}
+	if port < 0 || port > 65535 {
+		return DAVAccount{}, fmt.Errorf("port %d", port)
+	}
+	a := DAVAccount{Host: host, Port: port, UseSSL: ssl == nil || *ssl, PrincipalURL: principal, Username: user}
+	return a, nil
 }
