@@ -352,3 +352,26 @@ func TestTransferConfig(t *testing.T) {
 		t.Errorf("reloaded secret not read again")
 	}
 }
+
+// TestNameserverWithoutAddress warns about a configured name server inside a served
+// zone that has no address: resolvers could not reach it, and BIND refuses the zone.
+func TestNameserverWithoutAddress(t *testing.T) {
+	for _, c := range []struct {
+		dns  string
+		warn bool
+	}{
+		{"dns: {nameservers: [ns1.example.net]}\n", true},
+		{"dns: {nameservers: [ns1.example.net], nameserver_addresses: {ns1.example.net: [192.0.2.1]}}\n", false},
+		{"dns: {nameservers: [ns1.elsewhere.example]}\n", false},
+		{"dns: {nameservers: [ns1.example.net], tcp_zones: true}\n", false},
+	} {
+		cat, err := Parse("ns.yaml", []byte("providers:"+goodProvider+c.dns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := len(cat.Warnings) == 1 && cat.Warnings[0].Field == "dns.nameservers[0]" && strings.Contains(cat.Warnings[0].Message, "inside the zone example.net")
+		if warned != c.warn || len(cat.Warnings) > 1 {
+			t.Errorf("%s: warnings %v", c.dns, cat.Warnings)
+		}
+	}
+}

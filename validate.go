@@ -712,6 +712,22 @@ const (
 )
 
 func (v *validator) checkDNS(d *DNSConfig, providers []*Provider) {
+	if !d.TCPZones {
+		// RFC 1034 §4.2.2: a name server inside its zone needs its addresses there (and
+		// glue in the parent), or no resolver reaches it; BIND refuses such a zone.
+		for i, ns := range d.Nameservers {
+			if len(d.NameserverAddresses[ns]) > 0 {
+				continue
+			}
+			for _, p := range providers {
+				for _, dom := range p.Domains {
+					if !dom.IsZero() && (ns == dom || strings.HasSuffix(ns.name, "."+dom.name)) {
+						v.warn(fmt.Sprintf("dns.nameservers[%d]", i), "%s lies inside the zone %s but has no address: give it one in dns.nameserver_addresses", ns, dom)
+					}
+				}
+			}
+		}
+	}
 	if len(d.Nameservers) == 0 && len(providers) > 0 && !providers[0].PrimaryDomain().IsZero() {
 		d.Nameservers = []Domain{{name: "ns1." + providers[0].PrimaryDomain().name}}
 		if len(d.Addresses) > 0 && len(d.NameserverAddresses) == 0 {

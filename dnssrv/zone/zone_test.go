@@ -79,15 +79,15 @@ func TestBuildGolden(t *testing.T) {
 	// RFC 6186 §3.4: IMAP preferred, so _imaps 0 and _pop3s 10; no record for the
 	// plain services, which the built-in config says nothing about.
 	check(build(t, def), "qq.com.", `
-qq.com.                  3600 IN SOA ns1.qq.com. hostmaster.qq.com. 2026010101 3600 900 1209600 300
-qq.com.                  3600 IN NS  ns1.qq.com.
+qq.com.                  3600 IN SOA ns1.mailconf.invalid. hostmaster.mailconf.invalid. 2026010101 3600 900 1209600 300
+qq.com.                  3600 IN NS  ns1.mailconf.invalid.
 _imaps._tcp.qq.com.      3600 IN SRV 0 1 993 imap.qq.com.
 _pop3s._tcp.qq.com.      3600 IN SRV 10 1 995 pop.qq.com.
 _submissions._tcp.qq.com. 3600 IN SRV 0 1 465 smtp.qq.com.
 `)
 	check(build(t, def), "foxmail.com.", `
-foxmail.com.                  3600 IN SOA ns1.qq.com. hostmaster.qq.com. 2026010101 3600 900 1209600 300
-foxmail.com.                  3600 IN NS  ns1.qq.com.
+foxmail.com.                  3600 IN SOA ns1.mailconf.invalid. hostmaster.mailconf.invalid. 2026010101 3600 900 1209600 300
+foxmail.com.                  3600 IN NS  ns1.mailconf.invalid.
 _imaps._tcp.foxmail.com.      3600 IN SRV 0 1 993 imap.qq.com.
 _pop3s._tcp.foxmail.com.      3600 IN SRV 10 1 995 pop.qq.com.
 _submissions._tcp.foxmail.com. 3600 IN SRV 0 1 465 smtp.qq.com.
@@ -109,6 +109,7 @@ autoconfig.example.org.        7200 IN A    192.0.2.53
 autoconfig.example.org.        7200 IN AAAA 2001:db8::53
 autodiscover.example.org.      7200 IN A    192.0.2.53
 autodiscover.example.org.      7200 IN AAAA 2001:db8::53
+ns1.example.org.               7200 IN A    192.0.2.53
 `)
 	// The alias gets the same records under its own name.
 	check(test, "example.net.", `
@@ -127,6 +128,8 @@ autoconfig.example.net.        7200 IN A    192.0.2.53
 autoconfig.example.net.        7200 IN AAAA 2001:db8::53
 autodiscover.example.net.      7200 IN A    192.0.2.53
 autodiscover.example.net.      7200 IN AAAA 2001:db8::53
+ns2.example.net.               7200 IN A    192.0.2.54
+ns2.example.net.               7200 IN AAAA 2001:db8::54
 `)
 }
 
