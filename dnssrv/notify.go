@@ -185,7 +185,7 @@ func (n *notifier) send(ctx context.Context, t notifyTarget, z *zone.Zone, wait 
 			continue
 		}
 		resp := buf[:k]
-		// RFC 1996 §4.7: the answer has our ID, QR and the NOTIFY opcode.
+		// RFC 1035 §7.3: the answer has our ID, QR and the NOTIFY opcode.
 		if k < 12 || be16(resp) != m.Id || resp[2]&bitQR == 0 || int(resp[2]&maskOpc)>>3 != dns.OpcodeNotify {
 			continue
 		}

@@ -21,7 +21,8 @@ import (
 // the keyring as provider); answers are packed by this package, so they are signed
 // here, on the packed bytes.
 
-// tsigFudge is the time error allowed, the value RFC 8945 §10 recommends.
+// tsigFudge is the time error allowed in seconds: 300, as RFC 8945 recommends and NSD,
+// Knot and miekg/dns use.
 const tsigFudge = 300
 
 // errUnknownKey is the keyring's answer for a key name or algorithm it does not hold:

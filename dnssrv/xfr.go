@@ -78,7 +78,7 @@ func (a *answers) transfer(req, m *dns.Msg, limit int, from netip.Addr, tcp bool
 			size += dns.Len(rrs[end])
 			end++
 		}
-		// RFC 5936 §2.2.1: every message repeats the question.
+		// RFC 5936 §2.2: every message repeats the question.
 		part := *m
 		part.Answer = rrs[start:end]
 		b, err := finish(&part, maxTCPSize, origName, sig)
