@@ -124,6 +124,9 @@ func (t *tcpServer) serveConn(c net.Conn) {
 // response, a message shorter than a header) get nothing, as over UDP.
 func (t *tcpServer) answer(c net.Conn, w *bufio.Writer, pkt, out []byte, from netip.Addr) error {
 	a := t.s.answers.Load()
+	// A message larger than the buffer is written through at once: the deadline
+	// holds for every write, a client that does not read cannot hold the goroutine.
+	c.SetWriteDeadline(time.Now().Add(tcpWriteTimeout))
 	if !t.s.noFast {
 		if n := a.fast.answer(pkt, out, true); n > 0 {
 			t.s.stats.count(out[:n], true)
@@ -138,14 +141,15 @@ func (t *tcpServer) answer(c net.Conn, w *bufio.Writer, pkt, out []byte, from ne
 	for i, m := range msgs {
 		if i == 0 {
 			t.s.stats.count(m, true) // a transfer counts once
+		} else {
+			// A long transfer: each message within the write timeout.
+			c.SetWriteDeadline(time.Now().Add(tcpWriteTimeout))
 		}
 		if err := writeMsg(w, m); err != nil {
 			return err
 		}
 		if i < len(msgs)-1 && w.Buffered() > 0 {
-			// A long transfer: send as it goes, within the write timeout each time.
-			c.SetWriteDeadline(time.Now().Add(tcpWriteTimeout))
-			if err := w.Flush(); err != nil {
+			if err := w.Flush(); err != nil { // send as it goes
 				return err
 			}
 		}
