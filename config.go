@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
@@ -206,6 +207,202 @@ type DNSConfig struct {
 	// TCPMaxConnectionsPerClient is the most DNS-over-TCP connections one client
 	// address (IPv6: one /64) holds. Default 32.
 	TCPMaxConnectionsPerClient int `yaml:"tcp_max_connections_per_client,omitempty"`
+
+	// TCPZones makes _tcp.<d> the zone of every domain d, with its SOA and NS there,
+	// so the owner of <d> can delegate _tcp.<d> alone and keep <d> where it is hosted.
+	// autoconfig.<d> and autodiscover.<d> then lie outside every zone served and get no
+	// A/AAAA records here. Default false: the zone is <d>.
+	TCPZones bool `yaml:"tcp_zones,omitempty"`
+
+	// Transfer says which secondary servers may copy the zones (AXFR, IXFR). Default:
+	// none may.
+	Transfer TransferConfig `yaml:"transfer,omitempty"`
+
+	// Notify are the secondary servers sent a NOTIFY (RFC 1996) for every zone when the
+	// zones change and at start, so they transfer the new version at once.
+	Notify []NotifyTarget `yaml:"notify,omitempty"`
+
+	// RateLimit limits the UDP answers one client network gets (response rate
+	// limiting, as NSD and Knot do), so mailconf cannot be used to flood a third party
+	// with answers to queries sent in its name.
+	RateLimit DNSRateLimit `yaml:"rate_limit,omitempty"`
+}
+
+// TransferConfig says who may transfer the zones. With both Allow and Keys set, a
+// client needs both: an allowed address and a valid signature.
+type TransferConfig struct {
+	// Allow are the addresses or CIDR prefixes that may transfer. A bare address is a
+	// /32 or /128. Empty: any address, if the request is signed with one of Keys.
+	Allow []netip.Prefix `yaml:"allow,omitempty"`
+
+	// Keys are the TSIG keys (RFC 8945) that sign transfers. A request signed with one
+	// of them gets signed answers. Empty: transfers go by address alone.
+	Keys []TSIGKey `yaml:"keys,omitempty"`
+}
+
+// TSIGKey is a shared secret for TSIG (RFC 8945), the same as the secondary servers'.
+type TSIGKey struct {
+	// Name is the key's name, as the secondaries know it (xfr-key).
+	Name KeyName `yaml:"name"`
+
+	// Algorithm is hmac-sha256 (the default), hmac-sha512, hmac-sha384, hmac-sha224 or
+	// hmac-sha1.
+	Algorithm TSIGAlgorithm `yaml:"algorithm,omitempty"`
+
+	// SecretFile is a file holding the secret in base64, as BIND's tsig-keygen, NSD's
+	// nsd.conf and Knot's keymgr write it; lines starting with # are comments. A
+	// relative path is relative to the configuration file's directory. It is read when
+	// the configuration loads, and again at every reload.
+	SecretFile string `yaml:"secret_file"`
+
+	// Secret is the decoded secret, read from SecretFile when the configuration loads.
+	Secret Secret `yaml:"-"`
+}
+
+// NotifyTarget is a secondary server to send NOTIFY messages to: "ADDRESS[:PORT]
+// [KEY|NOKEY]", as NSD's notify option. The port defaults to 53. The messages are
+// signed with the named key of dns.transfer.keys, by default the first; NOKEY sends
+// them unsigned.
+type NotifyTarget struct {
+	Addr netip.AddrPort
+	// Key names the key that signs; zero after loading: unsigned.
+	Key KeyName
+	// NoKey records that NOKEY was given.
+	NoKey bool
+}
+
+// MarshalText writes the target as it is configured.
+func (n NotifyTarget) MarshalText() ([]byte, error) {
+	s := n.Addr.String()
+	switch {
+	case n.NoKey:
+		s += " NOKEY"
+	case !n.Key.IsZero():
+		s += " " + n.Key.String()
+	}
+	return []byte(s), nil
+}
+
+// UnmarshalText parses "ADDRESS[:PORT] [KEY|NOKEY]".
+func (n *NotifyTarget) UnmarshalText(b []byte) error {
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 || len(fields) > 2 {
+		return fmt.Errorf("%q: want ADDRESS[:PORT], then optionally a key name or NOKEY", b)
+	}
+	var t NotifyTarget
+	if ap, err := netip.ParseAddrPort(fields[0]); err == nil && ap.Port() != 0 && ap.Addr().Zone() == "" {
+		t.Addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	} else if a, err := netip.ParseAddr(fields[0]); err == nil && a.Zone() == "" {
+		t.Addr = netip.AddrPortFrom(a.Unmap(), 53)
+	} else {
+		return fmt.Errorf("%q is not an address, address:port or [IPv6 address]:port", fields[0])
+	}
+	if len(fields) == 2 {
+		if fields[1] == "NOKEY" {
+			t.NoKey = true
+		} else if err := t.Key.UnmarshalText([]byte(fields[1])); err != nil {
+			return err
+		}
+	}
+	*n = t
+	return nil
+}
+
+// KeyName is the name of a TSIG key: a domain name of letters, digits, hyphens and
+// underscores, lowercase, without the final dot. Unlike a Domain it may have one label.
+type KeyName struct{ name string }
+
+// IsZero reports whether k is the zero KeyName.
+func (k KeyName) IsZero() bool { return k.name == "" }
+
+// String returns the name without the final dot.
+func (k KeyName) String() string { return k.name }
+
+// FQDN returns the name with the final dot, as it travels in DNS messages.
+func (k KeyName) FQDN() string { return k.name + "." }
+
+// MarshalText writes the name.
+func (k KeyName) MarshalText() ([]byte, error) { return []byte(k.name), nil }
+
+// UnmarshalText parses a key name, with or without the final dot.
+func (k *KeyName) UnmarshalText(b []byte) error {
+	s := strings.ToLower(strings.TrimSuffix(string(b), "."))
+	if s == "" || len(s) > maxDomainLen {
+		return fmt.Errorf("%q is not a key name: want 1 to %d characters", b, maxDomainLen)
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > maxLabelLen || strings.ContainsFunc(label, func(r rune) bool {
+			return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_')
+		}) {
+			return fmt.Errorf("%q is not a key name: labels of 1 to %d letters, digits, hyphens and underscores", b, maxLabelLen)
+		}
+	}
+	k.name = s
+	return nil
+}
+
+// TSIGAlgorithm is an HMAC algorithm of TSIG (RFC 8945 §6), by its name without the
+// final dot: hmac-sha256.
+type TSIGAlgorithm string
+
+// TSIG algorithms (RFC 8945 §6); HMAC-MD5 is not offered.
+const (
+	HMACSHA1   TSIGAlgorithm = "hmac-sha1"
+	HMACSHA224 TSIGAlgorithm = "hmac-sha224"
+	HMACSHA256 TSIGAlgorithm = "hmac-sha256"
+	HMACSHA384 TSIGAlgorithm = "hmac-sha384"
+	HMACSHA512 TSIGAlgorithm = "hmac-sha512"
+)
+
+// tsigAlgorithms are the algorithms offered, with their HMAC output sizes in bytes.
+var tsigAlgorithms = map[TSIGAlgorithm]int{HMACSHA1: 20, HMACSHA224: 28, HMACSHA256: 32, HMACSHA384: 48, HMACSHA512: 64}
+
+// UnmarshalText accepts the algorithms offered, in any letter case, with or without
+// the final dot.
+func (a *TSIGAlgorithm) UnmarshalText(b []byte) error {
+	s := TSIGAlgorithm(strings.ToLower(strings.TrimSuffix(string(b), ".")))
+	if _, ok := tsigAlgorithms[s]; !ok {
+		return fmt.Errorf("%q is not hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224 or hmac-sha1", b)
+	}
+	*a = s
+	return nil
+}
+
+// Secret is key material. It never prints: logs and messages show "(secret)".
+type Secret []byte
+
+// String hides the secret.
+func (Secret) String() string { return "(secret)" }
+
+// GoString hides the secret from %#v.
+func (Secret) GoString() string { return "(secret)" }
+
+// LogValue hides the secret from log/slog.
+func (Secret) LogValue() slog.Value { return slog.StringValue("(secret)") }
+
+// DNSRateLimit is response rate limiting: each client network (an IPv4 /24, an IPv6
+// /64 by default) gets a budget of UDP answers per second; over it, every Slip-th
+// answer goes out truncated (so a real resolver retries over TCP, which is not
+// limited) and the others are dropped.
+type DNSRateLimit struct {
+	// ResponsesPerSecond is the budget of one client network; 0 turns rate limiting
+	// off. Default 200, as NSD's. Never nil in a Catalog.
+	ResponsesPerSecond *uint32 `yaml:"responses_per_second,omitempty"`
+
+	// Slip says which answers over the budget are sent truncated: every Slip-th; 1 sends
+	// all of them truncated, 0 drops them all. Default 2, as NSD's. Never nil in a
+	// Catalog.
+	Slip *uint32 `yaml:"slip,omitempty"`
+
+	// IPv4PrefixLength and IPv6PrefixLength say how large a client network is.
+	// Defaults 24 and 64, as NSD's.
+	IPv4PrefixLength int `yaml:"ipv4_prefix_length,omitempty"`
+	IPv6PrefixLength int `yaml:"ipv6_prefix_length,omitempty"`
+
+	// Exempt are the addresses or prefixes never limited. Default: loopback
+	// (127.0.0.0/8, ::1), which cannot be forged from the network, so local monitoring
+	// and tests are not limited. [] limits loopback too.
+	Exempt []netip.Prefix `yaml:"exempt"`
 }
 
 // URL is an absolute http or https URL from the configuration, parsed once.

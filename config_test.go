@@ -1,9 +1,16 @@
 package mailconf
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,6 +100,21 @@ func TestValidateRejects(t *testing.T) {
 		{"mta-sts max_age too big", "providers:" + goodProvider + "    mta_sts:\n      mode: testing\n      mx: [mx.example.net]\n      max_age: 31557601\n", 17, "providers[0].mta_sts.max_age", "want 1 to 31557600"},
 		{"tls report to http", "providers:" + goodProvider + "    mta_sts:\n      mode: testing\n      mx: [mx.example.net]\n      report_to: http://example.net/r\n", 17, "providers[0].mta_sts.report_to[0]", "want a mailto: or https: URI"},
 		{"tls report with a comma", "providers:" + goodProvider + "    mta_sts:\n      mode: testing\n      mx: [mx.example.net]\n      report_to: [\"mailto:a@example.net,b@example.net\"]\n", 17, "providers[0].mta_sts.report_to[0]", "percent-encoded"},
+		{"tsig algorithm", "providers:" + goodProvider + "dns:\n  transfer:\n    keys:\n      - {name: k, algorithm: hmac-md5, secret_file: x}\n", 17, "dns.transfer.keys[0].algorithm", `"hmac-md5" is not hmac-sha256`},
+		{"tsig key name", "providers:" + goodProvider + "dns:\n  transfer:\n    keys:\n      - {name: 'a key', secret_file: x}\n", 17, "dns.transfer.keys[0].name", "not a key name"},
+		{"tsig key without name", "providers:" + goodProvider + "dns:\n  transfer:\n    keys:\n      - {secret_file: /nonexistent/xfr.key}\n", 17, "dns.transfer.keys[0].name", "missing"},
+		{"tsig key twice", "providers:" + goodProvider + "dns:\n  transfer:\n    keys:\n      - {name: k, secret_file: deploy/xfr-example.key}\n      - {name: K., secret_file: deploy/xfr-example.key}\n", 18, "dns.transfer.keys[1].name", `key "k" is listed twice`},
+		{"tsig secret file missing", "providers:" + goodProvider + "dns:\n  transfer:\n    keys:\n      - name: k\n        secret_file: /nonexistent/xfr.key\n", 18, "dns.transfer.keys[0].secret_file", "no such file"},
+		{"tsig secret not base64", "providers:" + goodProvider + "dns:\n  transfer:\n    keys:\n      - name: k\n        secret_file: go.mod\n", 18, "dns.transfer.keys[0].secret_file", "go.mod does not hold a base64 secret"},
+		{"tsig secret a directory", "providers:" + goodProvider + "dns:\n  transfer:\n    keys:\n      - name: k\n        secret_file: deploy\n", 18, "dns.transfer.keys[0].secret_file", "is a directory"},
+		{"tsig without secret file", "providers:" + goodProvider + "dns:\n  transfer:\n    keys:\n      - name: k\n", 17, "dns.transfer.keys[0].secret_file", "missing"},
+		{"transfer allow", "providers:" + goodProvider + "dns:\n  transfer:\n    allow: [192.0.2.0/33]\n", 16, "dns.transfer.allow[0]", "not an address or CIDR prefix"},
+		{"notify address", "providers:" + goodProvider + "dns:\n  notify: [ns2.example.net]\n", 15, "dns.notify[0]", "not an address"},
+		{"notify port zero", "providers:" + goodProvider + "dns:\n  notify: [\"192.0.2.53:0\"]\n", 15, "dns.notify[0]", "not an address"},
+		{"notify unknown key", "providers:" + goodProvider + "dns:\n  notify: [\"192.0.2.53 other\"]\n", 15, "dns.notify[0]", `key "other" is not one of dns.transfer.keys`},
+		{"rrl slip", "providers:" + goodProvider + "dns:\n  rate_limit: {slip: 1000}\n", 15, "dns.rate_limit.slip", "want 0"},
+		{"rrl prefix", "providers:" + goodProvider + "dns:\n  rate_limit:\n    ipv4_prefix_length: 33\n", 16, "dns.rate_limit.ipv4_prefix_length", "33: want 1..32"},
+		{"rrl exempt", "providers:" + goodProvider + "dns:\n  rate_limit:\n    exempt: [localhost]\n", 16, "dns.rate_limit.exempt[0]", "not an address or CIDR prefix"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -179,7 +201,8 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string][]byte{"example": example, "builtin": builtinYAML} {
+	// The example's key file is named relative to the example's directory.
+	for name, data := range map[string][]byte{"deploy/mailconf.example.yaml": example, "builtin": builtinYAML} {
 		t.Run(name, func(t *testing.T) {
 			cat, err := Parse(name, data)
 			if err != nil {
@@ -319,6 +342,109 @@ func TestHostPattern(t *testing.T) {
 	for _, bad := range []string{"imap%EMAILDOMAIN%", "%EMAILLOCALPART%.example", "a..%EMAILDOMAIN%", "imap.%EMAILDOMAIN%.com", "%emaildomain%"} {
 		if _, err := ParseHostPattern(bad); err == nil {
 			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+// TestTransferConfig loads transfer keys and NOTIFY targets from a configuration in a
+// directory of its own, the key file named relative to it, and checks what the catalog
+// holds: the decoded secret, the keys the targets sign with, the rate limit defaults,
+// and a secret that never prints.
+func TestTransferConfig(t *testing.T) {
+	dir := t.TempDir()
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	keyFile := "# test key\n" + base64.StdEncoding.EncodeToString(secret) + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "xfr.key"), []byte(keyFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "short.key"), []byte("c2hvcnQ=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := "providers:" + goodProvider + `dns:
+  transfer:
+    allow: [192.0.2.53, "2001:db8::/64"]
+    keys:
+      - {name: XFR-Key., secret_file: xfr.key}
+      - {name: other, algorithm: HMAC-SHA512, secret_file: short.key}
+  notify: [192.0.2.53, "[2001:db8::53]:5300 other", "198.51.100.1:53 NOKEY"]
+  rate_limit: {responses_per_second: 0}
+`
+	path := filepath.Join(dir, "mailconf.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cat, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := cat.DNS.Transfer
+	if len(tr.Keys) != 2 || tr.Keys[0].Name.FQDN() != "xfr-key." || tr.Keys[0].Algorithm != HMACSHA256 ||
+		!bytes.Equal(tr.Keys[0].Secret, secret) || tr.Keys[1].Algorithm != HMACSHA512 || string(tr.Keys[1].Secret) != "short" {
+		t.Errorf("keys %+v", tr.Keys)
+	}
+	if want := []netip.Prefix{netip.MustParsePrefix("192.0.2.53/32"), netip.MustParsePrefix("2001:db8::/64")}; !reflect.DeepEqual(tr.Allow, want) {
+		t.Errorf("allow %v", tr.Allow)
+	}
+	var targets []string
+	for _, n := range cat.DNS.Notify {
+		b, _ := n.MarshalText()
+		targets = append(targets, string(b))
+	}
+	if want := []string{"192.0.2.53:53 xfr-key", "[2001:db8::53]:5300 other", "198.51.100.1:53 NOKEY"}; !slices.Equal(targets, want) {
+		t.Errorf("notify %q, want %q", targets, want)
+	}
+	if len(cat.Warnings) != 1 || cat.Warnings[0].Field != "dns.transfer.keys[1].secret_file" || !strings.Contains(cat.Warnings[0].Message, "RFC 2104") {
+		t.Errorf("warnings %v", cat.Warnings)
+	}
+	rl := cat.DNS.RateLimit
+	if *rl.ResponsesPerSecond != 0 || *rl.Slip != 2 || rl.IPv4PrefixLength != 24 || rl.IPv6PrefixLength != 64 || !slices.Equal(rl.Exempt, DefaultRRLExempt) {
+		t.Errorf("rate limit %+v", rl)
+	}
+	// The secret never prints, whichever way a value holding it is written.
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("key", slog.Any("key", tr.Keys[0]), slog.Any("secret", tr.Keys[0].Secret))
+	printed := fmt.Sprintf("%v %+v %#v %s", tr.Keys[0], tr.Keys, tr.Keys[0].Secret, tr.Keys[0].Secret) + logged.String()
+	out, err := yaml.Marshal(cat.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{printed, string(out)} {
+		if strings.Contains(s, "0123456789abcdef") || strings.Contains(s, base64.StdEncoding.EncodeToString(secret)) || strings.Contains(s, "48 49 50") {
+			t.Errorf("the secret is printed: %s", s)
+		}
+	}
+	// A reload reads the key file again.
+	if err := os.WriteFile(filepath.Join(dir, "xfr.key"), []byte(base64.StdEncoding.EncodeToString([]byte("a new secret of thirty-two bytes"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again.DNS.Transfer.Keys[0].Secret) != "a new secret of thirty-two bytes" {
+		t.Errorf("reloaded secret not read again")
+	}
+}
+
+// TestNameserverWithoutAddress warns about a configured name server inside a served
+// zone that has no address: resolvers could not reach it, and BIND refuses the zone.
+func TestNameserverWithoutAddress(t *testing.T) {
+	for _, c := range []struct {
+		dns  string
+		warn bool
+	}{
+		{"dns: {nameservers: [ns1.example.net]}\n", true},
+		{"dns: {nameservers: [ns1.example.net], nameserver_addresses: {ns1.example.net: [192.0.2.1]}}\n", false},
+		{"dns: {nameservers: [ns1.elsewhere.example]}\n", false},
+		{"dns: {nameservers: [ns1.example.net], tcp_zones: true}\n", false},
+	} {
+		cat, err := Parse("ns.yaml", []byte("providers:"+goodProvider+c.dns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		warned := len(cat.Warnings) == 1 && cat.Warnings[0].Field == "dns.nameservers[0]" && strings.Contains(cat.Warnings[0].Message, "inside the zone example.net")
+		if warned != c.warn || len(cat.Warnings) > 1 {
+			t.Errorf("%s: warnings %v", c.dns, cat.Warnings)
 		}
 	}
 }

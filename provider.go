@@ -5,6 +5,7 @@ package mailconf
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -249,6 +250,25 @@ type DomainSource struct {
 	File string `yaml:"file,omitempty"`
 	// SQL is a query whose first column is the domains.
 	SQL *SQLSource `yaml:"sql,omitempty"`
+
+	// dir is the directory of the configuration file that names the source, which
+	// relative paths start from.
+	dir string
+}
+
+// FilePath returns the file to read, File resolved against the configuration's
+// directory.
+func (s *DomainSource) FilePath() string { return resolvePath(s.dir, s.File) }
+
+// DSNFilePath returns the file holding the connection string, resolved like FilePath.
+func (s *DomainSource) DSNFilePath() string { return resolvePath(s.dir, s.SQL.DSNFile) }
+
+// resolvePath resolves a path written in a configuration file in directory dir.
+func resolvePath(dir, path string) string {
+	if path == "" || dir == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
 }
 
 // SQLSource is a database query that lists domains.
@@ -274,11 +294,11 @@ var SQLDrivers = []string{"postgres", "mysql", "sqlite"}
 func (s DomainSource) String() string {
 	switch {
 	case s.File != "":
-		return "file " + s.File
+		return "file " + s.FilePath()
 	case s.SQL != nil:
 		switch {
 		case s.SQL.DSNFile != "":
-			return s.SQL.Driver + " (dsn_file " + s.SQL.DSNFile + ")"
+			return s.SQL.Driver + " (dsn_file " + s.DSNFilePath() + ")"
 		case s.SQL.DSNEnv != "":
 			return s.SQL.Driver + " (dsn_env " + s.SQL.DSNEnv + ")"
 		}

@@ -2,7 +2,9 @@ package mailconf
 
 import (
 	"encoding"
+	"encoding/base64"
 	"fmt"
+	"io"
 	"maps"
 	"net/netip"
 	"path/filepath"
@@ -844,14 +846,11 @@ func (v *validator) checkSources(p *Provider, path string) {
 			v.add(sp, "give either file or sql")
 			continue
 		}
+		s.dir = v.dir()
 		if s.SQL == nil {
-			s.File = v.relative(s.File)
 			continue
 		}
 		q := s.SQL
-		if q.DSNFile != "" {
-			q.DSNFile = v.relative(q.DSNFile)
-		}
 		if !slices.Contains(SQLDrivers, q.Driver) {
 			v.add(sp+".sql.driver", "%q: want one of %s", q.Driver, strings.Join(SQLDrivers, ", "))
 		}
@@ -871,11 +870,15 @@ func (v *validator) checkSources(p *Provider, path string) {
 }
 
 // relative resolves a path relative to the configuration file's directory.
-func (v *validator) relative(path string) string {
-	if path == "" || filepath.IsAbs(path) || v.file == BuiltinName {
-		return path
+func (v *validator) relative(path string) string { return resolvePath(v.dir(), path) }
+
+// dir is the directory relative paths in the configuration start from: the file's;
+// none for the built-in configuration.
+func (v *validator) dir() string {
+	if v.file == BuiltinName {
+		return ""
 	}
-	return filepath.Join(filepath.Dir(v.file), path)
+	return filepath.Dir(v.file)
 }
 
 // checkNotOffered checks that a service marked as not offered is not offered after all.
@@ -948,6 +951,22 @@ const (
 )
 
 func (v *validator) checkDNS(d *DNSConfig, providers []*Provider) {
+	if !d.TCPZones {
+		// RFC 1034 §4.2.2: a name server inside its zone needs its addresses there (and
+		// glue in the parent), or no resolver reaches it; BIND refuses such a zone.
+		for i, ns := range d.Nameservers {
+			if len(d.NameserverAddresses[ns]) > 0 {
+				continue
+			}
+			for _, p := range providers {
+				for _, dom := range p.Domains {
+					if !dom.IsZero() && (ns == dom || strings.HasSuffix(ns.name, "."+dom.name)) {
+						v.warn(fmt.Sprintf("dns.nameservers[%d]", i), "%s lies inside the zone %s but has no address: give it one in dns.nameserver_addresses", ns, dom)
+					}
+				}
+			}
+		}
+	}
 	if len(d.Nameservers) == 0 && len(providers) > 0 && !providers[0].PrimaryDomain().IsZero() {
 		d.Nameservers = []Domain{{name: "ns1." + providers[0].PrimaryDomain().name}}
 		if len(d.Addresses) > 0 && len(d.NameserverAddresses) == 0 {
@@ -990,6 +1009,140 @@ func (v *validator) checkDNS(d *DNSConfig, providers []*Provider) {
 		if len(f.val) > 255 || strings.ContainsFunc(f.val, func(r rune) bool { return r < 0x20 || r >= 0x7f }) {
 			v.add(f.name, "at most 255 printable ASCII characters")
 		}
+	}
+	if d.TCPZones && len(d.Addresses) > 0 {
+		v.warn("dns.addresses", "with tcp_zones, autoconfig.<domain> and autodiscover.<domain> lie outside the zones served: publish their addresses where <domain> is hosted")
+	}
+	v.checkTransfer(d)
+	v.checkRateLimit(&d.RateLimit)
+}
+
+// checkTransfer checks the transfer keys, reading their secrets, and the NOTIFY
+// targets, which get the first key unless they name one.
+func (v *validator) checkTransfer(d *DNSConfig) {
+	keys := map[KeyName]bool{}
+	for i := range d.Transfer.Keys {
+		k := &d.Transfer.Keys[i]
+		path := fmt.Sprintf("dns.transfer.keys[%d]", i)
+		if k.Name.IsZero() {
+			v.add(path+".name", "missing: the key's name, as the secondary servers know it")
+		} else if keys[k.Name] {
+			v.add(path+".name", "key %q is listed twice", k.Name)
+		}
+		keys[k.Name] = true
+		if k.Algorithm == "" {
+			k.Algorithm = HMACSHA256
+		}
+		if k.SecretFile == "" {
+			v.add(path+".secret_file", "missing: the file holding the key's secret in base64")
+			continue
+		}
+		secret, err := readSecret(v.relative(k.SecretFile))
+		if err != nil {
+			v.add(path+".secret_file", "%v", err)
+			continue
+		}
+		k.Secret = secret
+		// RFC 2104 §3: a key shorter than the hash output weakens the HMAC.
+		if n := tsigAlgorithms[k.Algorithm]; len(secret) < n {
+			v.warn(path+".secret_file", "the secret has %d bytes; %s wants at least %d (RFC 2104 §3)", len(secret), k.Algorithm, n)
+		}
+	}
+	for i := range d.Notify {
+		n := &d.Notify[i]
+		path := fmt.Sprintf("dns.notify[%d]", i)
+		switch {
+		case n.NoKey:
+		case !n.Key.IsZero() && !keys[n.Key]:
+			v.add(path, "key %q is not one of dns.transfer.keys", n.Key)
+		case n.Key.IsZero() && len(d.Transfer.Keys) > 0:
+			n.Key = d.Transfer.Keys[0].Name
+		}
+	}
+	if len(d.Notify) > 0 && len(d.Transfer.Allow) == 0 && len(d.Transfer.Keys) == 0 {
+		v.warn("dns.notify", "secondaries are notified, but dns.transfer allows no one to transfer the zones")
+	}
+}
+
+// maxSecretFile bounds a TSIG secret file: a base64 secret of a few dozen bytes and
+// some comment lines.
+const maxSecretFile = 4096
+
+// readSecret reads a base64 TSIG secret from a file, ignoring blank lines and lines
+// starting with #. Its errors never quote the file's content.
+func readSecret(path string) (Secret, error) {
+	f, err := openNonBlocking(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w: %s is a %s", ErrNotRegular, path, fileKind(st.Mode()))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxSecretFile {
+		return nil, fmt.Errorf("%s: more than %d bytes; want a base64 secret", path, maxSecretFile)
+	}
+	var b64 strings.Builder
+	for line := range strings.Lines(string(data)) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			b64.WriteString(line)
+		}
+	}
+	secret, err := base64.StdEncoding.DecodeString(b64.String())
+	if err != nil || len(secret) == 0 {
+		return nil, fmt.Errorf("%s does not hold a base64 secret (make one with: head -c 32 /dev/urandom | base64)", path)
+	}
+	return Secret(secret), nil
+}
+
+// Response rate limiting defaults (NSD's: nsd.conf(5) rrl-ratelimit, rrl-slip,
+// rrl-ipv4-prefix-length, rrl-ipv6-prefix-length).
+const (
+	defaultRRLRate         = 200
+	defaultRRLSlip         = 2
+	defaultRRLIPv4Prefix   = 24
+	defaultRRLIPv6Prefix   = 64
+	maxRRLSlip             = 100
+	rrlPrefixLengthMessage = "%d: want %d..%d (leave it out for the default, %d)"
+)
+
+// DefaultRRLExempt are the client addresses response rate limiting leaves alone by
+// default: loopback, which no packet from the network can claim to come from.
+var DefaultRRLExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+func (v *validator) checkRateLimit(r *DNSRateLimit) {
+	if r.ResponsesPerSecond == nil {
+		n := uint32(defaultRRLRate)
+		r.ResponsesPerSecond = &n
+	}
+	if r.Slip == nil {
+		n := uint32(defaultRRLSlip)
+		r.Slip = &n
+	} else if *r.Slip > maxRRLSlip {
+		v.add("dns.rate_limit.slip", "%d: want 0 (drop every answer over the budget) to %d", *r.Slip, maxRRLSlip)
+	}
+	for _, p := range []struct {
+		name     string
+		val      *int
+		max, def int
+	}{{"dns.rate_limit.ipv4_prefix_length", &r.IPv4PrefixLength, 32, defaultRRLIPv4Prefix}, {"dns.rate_limit.ipv6_prefix_length", &r.IPv6PrefixLength, 128, defaultRRLIPv6Prefix}} {
+		switch {
+		case *p.val == 0:
+			*p.val = p.def
+		case *p.val < 1 || *p.val > p.max:
+			v.add(p.name, rrlPrefixLengthMessage, *p.val, 1, p.max, p.def)
+		}
+	}
+	if r.Exempt == nil {
+		r.Exempt = slices.Clone(DefaultRRLExempt)
 	}
 }
 

@@ -7,7 +7,8 @@
 #     as `mailconf serve` does without -config.
 #   PROFILE test: the server serves dnssrv/testdata/test.yaml; adds the checks for
 #     STARTTLS, plain and not-offered services, the additional section, truncation,
-#     CHAOS strings and NSID.
+#     CHAOS strings, NSID, and zone transfers, TSIG-signed queries and NOTIFY with the
+#     test key (dnssrv/testdata/xfr-test.key, or TSIG_KEYFILE).
 # Needs dig (bind9-dnsutils) and kdig (knot-dnsutils); dnsperf, when installed,
 # adds a short load check.
 set -u
@@ -134,8 +135,8 @@ status NOERROR; lacks "COOKIE"
 # RFC 8906: other opcodes NOTIMP; no question FORMERR.
 q +opcode=15 qq.com SOA
 status NOTIMP; noflag aa; noflag ad
-q +opcode=notify qq.com SOA
-status NOTIMP
+q +opcode=notify qq.com SOA # RFC 1996: mailconf is only a primary and takes no NOTIFY
+status REFUSED; noflag aa
 q +opcode=update qq.com SOA
 status NOTIMP
 q +header-only qq.com SOA
@@ -161,9 +162,13 @@ status NOERROR; authoritative
 checks=$((checks + 1))
 [[ $(section ANSWER) == "$imaps_udp" ]] || fail "TCP answer differs from UDP"
 
-# No zone transfers.
+# No zone transfers without a key (the test configuration wants one; the built-in
+# one allows no one).
 q qq.com AXFR
 contains "Transfer failed."
+desc="kdig AXFR without a key"
+out=$(kdig @"$ADDR" -p "$PORT" +time=2 +retry=0 qq.com AXFR 2>&1)
+contains "server replied with error 'REFUSED'"
 
 # RFC 7766: three queries on one TCP connection.
 desc="kdig +tcp +keepopen, three queries"
@@ -205,6 +210,55 @@ if [[ $PROFILE == test ]]; then
 	status NOERROR; noflag tc; count ANSWER 30
 	q +bufsize=512 _imaps._tcp.big.example SRV # dig retries over TCP by itself
 	status NOERROR; noflag tc; count ANSWER 30; contains "(TCP)"
+fi
+
+if [[ $PROFILE == test ]]; then
+	# Zone transfers (RFC 5936, RFC 1995) and TSIG (RFC 8945) with the test key; dig and
+	# kdig verify every signature.
+	secret=$(grep -v '^#' "${TSIG_KEYFILE:-$(dirname "$0")/../dnssrv/testdata/xfr-test.key}")
+	Y=(-y "hmac-sha256:xfr-key:$secret")
+	records() { printf '%s\n' "$out" | grep -v '^;' | grep -v 'ANY TSIG' | grep .; }
+	q "${Y[@]}" example.org AXFR
+	contains "XFR size:"; lacks "Transfer failed"; lacks "Couldn't verify"; contains "ANY TSIG hmac-sha256."
+	checks=$((checks + 1))
+	[[ $(records | head -1 | cut -d' ' -f4) == SOA && $(records | tail -1 | cut -d' ' -f4) == SOA && $(records | grep -c ' SOA ') == 2 ]] ||
+		fail "want the SOA first and last"
+	has_record() { checks=$((checks + 1)); records | grep -qxF "$1" || fail "want record: $1"; }
+	has_record "_imap._tcp.example.org. 7200 IN SRV 0 5 143 mail.example.org."
+	has_record "ns1.example.org. 7200 IN A 192.0.2.53"
+	axfr_records=$(records | wc -l)
+	desc="kdig AXFR with the key"
+	out=$(kdig @"$ADDR" -p "$PORT" +time=2 +retry=0 "${Y[@]}" big.example AXFR 2>&1 | tr -s ' \t' '  ')
+	lacks ";; ERROR"; contains "(1 messages, 40 records)" # 38 records, the SOA again, the TSIG
+	# IXFR: the client's serial current, the SOA alone; older, the whole zone (RFC 1995 §4).
+	q "${Y[@]}" example.org IXFR="$soa_serial"
+	checks=$((checks + 1))
+	[[ $(records | wc -l) == 1 && $(records | cut -d' ' -f4) == SOA ]] || fail "want the SOA alone"
+	q "${Y[@]}" example.org IXFR=$((soa_serial - 1))
+	checks=$((checks + 1))
+	[[ $(records | wc -l) == "$axfr_records" ]] || fail "want the whole zone, $axfr_records records"
+	# Refused: no key (above), or from outside dns.transfer.allow; NOTAUTH: a wrong key.
+	for c in "outside allow|-b 127.0.0.2 ${Y[*]}|REFUSED" "unknown key|-y hmac-sha256:other-key:$secret|BADKEY" \
+		"wrong secret|-y hmac-sha256:xfr-key:$(printf '%s' "$secret" | tr 'A-Za-z' 'N-ZA-Mn-za-m')|BADSIG"; do
+		IFS='|' read -r what args want <<<"$c"
+		desc="kdig AXFR, $what"
+		# shellcheck disable=SC2086
+		out=$(kdig @"$ADDR" -p "$PORT" +time=2 +retry=0 $args qq.com AXFR 2>&1)
+		contains "server replied with error '$want'"
+	done
+	q -y "hmac-sha256:other-key:$secret" qq.com SOA
+	status NOTAUTH; contains "BADKEY"
+	# Signed queries get signed answers, over UDP and TCP, truncated ones too.
+	for tr in +notcp +tcp; do
+		q "${Y[@]}" "$tr" _imap._tcp.example.org SRV
+		status NOERROR; authoritative; lacks "Couldn't verify"; contains "ANY TSIG hmac-sha256."
+		has ANSWER "_imap._tcp.example.org. 7200 IN SRV 0 5 143 mail.example.org."
+	done
+	q "${Y[@]}" +bufsize=512 +ignore _imaps._tcp.big.example SRV
+	status NOERROR; flag tc; lacks "Couldn't verify"; contains "ANY TSIG hmac-sha256."
+	# NOTIFY, signed: refused, and the refusal signed.
+	q "${Y[@]}" +opcode=notify example.org SOA
+	status REFUSED; lacks "Couldn't verify"; contains "ANY TSIG hmac-sha256."
 fi
 
 # Queries with records where a query carries none (NSD query.c): FORMERR, over UDP and

@@ -56,7 +56,18 @@ func NewMetrics(version string, endpoints []string) *Metrics {
 		}, []string{"endpoint"}),
 		dnsQueries: &dnsCollector{desc: prometheus.NewDesc("mailconf_dns_queries_total",
 			"DNS queries answered, by query type, response code and transport.",
-			[]string{"qtype", "rcode", "transport"}, nil)},
+			[]string{"qtype", "rcode", "transport"}, nil),
+			events: map[string]*prometheus.Desc{
+				"transfer": prometheus.NewDesc("mailconf_dns_transfers_total",
+					"Zone transfer requests (AXFR, IXFR), by result: ok, refused (not allowed, not a zone, AXFR over UDP), notauth (unknown or wrong TSIG key).",
+					[]string{"result"}, nil),
+				"notify": prometheus.NewDesc("mailconf_dns_notify_total",
+					"NOTIFY messages sent to secondaries, by result: ok, refused, notauth, error, timeout (sent again).",
+					[]string{"result"}, nil),
+				"rate_limit": prometheus.NewDesc("mailconf_dns_rate_limited_total",
+					"UDP answers over a client network's rate limit: limited, of which slipped (sent truncated) and dropped.",
+					[]string{"action"}, nil),
+			}},
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailconf_config_reloads_total",
 			Help: "Configuration loads after start-up, by result (success or failure).",
@@ -159,25 +170,50 @@ func (m *Metrics) SetDNSCounts(src DNSCounts) {
 	m.dnsQueries.src = src
 }
 
-// dnsCollector exports the DNS server's own counters as a counter family.
-type dnsCollector struct {
-	desc *prometheus.Desc
-	mu   sync.Mutex
-	src  DNSCounts
+// DNSEvents reports the DNS server's event counts: it calls f for each kind
+// ("transfer", "notify", "rate_limit") and result with its total.
+type DNSEvents func(f func(kind, result string, n uint64))
+
+// SetDNSEvents sets where the DNS event counts come from.
+func (m *Metrics) SetDNSEvents(src DNSEvents) {
+	m.dnsQueries.mu.Lock()
+	defer m.dnsQueries.mu.Unlock()
+	m.dnsQueries.eventSrc = src
 }
 
-func (c *dnsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+// dnsCollector exports the DNS server's own counters as counter families.
+type dnsCollector struct {
+	desc   *prometheus.Desc
+	events map[string]*prometheus.Desc // by event kind
+	mu     sync.Mutex
+	src    DNSCounts
+	// eventSrc reports transfers, NOTIFY messages and rate limiting.
+	eventSrc DNSEvents
+}
+
+func (c *dnsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	for _, d := range c.events {
+		ch <- d
+	}
+}
 
 func (c *dnsCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
-	src := c.src
+	src, eventSrc := c.src, c.eventSrc
 	c.mu.Unlock()
-	if src == nil {
-		return
+	if src != nil {
+		src(func(qtype, rcode, transport string, n uint64) {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n), qtype, rcode, transport)
+		})
 	}
-	src(func(qtype, rcode, transport string, n uint64) {
-		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n), qtype, rcode, transport)
-	})
+	if eventSrc != nil {
+		eventSrc(func(kind, result string, n uint64) {
+			if d, ok := c.events[kind]; ok {
+				ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(n), result)
+			}
+		})
+	}
 }
 
 // ConfigLoaded records a configuration taking effect: at start-up (reload false) or

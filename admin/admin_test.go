@@ -53,6 +53,12 @@ func TestMetricsExposition(t *testing.T) {
 	m.SetDNSCounts(func(f func(qtype, rcode, transport string, n uint64)) {
 		f("SRV", "NOERROR", "udp", 7)
 	})
+	m.SetDNSEvents(func(f func(kind, result string, n uint64)) {
+		f("transfer", "ok", 2)
+		f("notify", "timeout", 3)
+		f("rate_limit", "slipped", 4)
+		f("unknown", "x", 5) // not a family: left out
+	})
 	code, body := get(t, Handler(m, NewReadiness()), "/metrics")
 	if code != 200 {
 		t.Fatalf("status %d", code)
@@ -67,6 +73,9 @@ func TestMetricsExposition(t *testing.T) {
 		`mailconf_http_requests_total{code="404",endpoint="other",provider=""} 1`,
 		`mailconf_http_request_duration_seconds_count{endpoint="autoconfig"} 2`,
 		`mailconf_dns_queries_total{qtype="SRV",rcode="NOERROR",transport="udp"} 7`,
+		`mailconf_dns_transfers_total{result="ok"} 2`,
+		`mailconf_dns_notify_total{result="timeout"} 3`,
+		`mailconf_dns_rate_limited_total{action="slipped"} 4`,
 		`mailconf_config_reloads_total{result="success"} 1`,
 		`mailconf_config_reloads_total{result="failure"} 1`,
 		`mailconf_config_providers{source="builtin.yaml"} 1`,
@@ -76,6 +85,9 @@ func TestMetricsExposition(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("exposition lacks %s", want)
 		}
+	}
+	if strings.Contains(body, `"x"`) {
+		t.Error("an unknown event kind was exported")
 	}
 	if _, ok := fams["go_goroutines"]; !ok {
 		t.Error("no Go runtime metrics")

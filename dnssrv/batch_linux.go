@@ -5,6 +5,7 @@ package dnssrv
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"syscall"
 	"unsafe"
 
@@ -116,6 +117,17 @@ func (b *rawBatch) datagram(i int) ([]byte, []byte, bool) {
 		oob = b.oob[i*oobSize : i*oobSize+int(m.Hdr.Controllen)]
 	}
 	return pkt, oob, m.Hdr.Flags&unix.MSG_TRUNC != 0
+}
+
+func (b *rawBatch) source(i int) netip.Addr {
+	sa := &b.names[i]
+	switch sa.Family {
+	case unix.AF_INET:
+		return netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(sa)).Addr)
+	case unix.AF_INET6:
+		return netip.AddrFrom16(sa.Addr).Unmap()
+	}
+	return netip.Addr{}
 }
 
 func (b *rawBatch) reply(k, i int, resp, oob []byte) {

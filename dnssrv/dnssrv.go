@@ -2,18 +2,19 @@
 package dnssrv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/miekg/dns"
 
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/dnssrv/zone"
@@ -34,22 +35,27 @@ var (
 )
 
 // Server is an authoritative DNS server for the zones of one catalog at a time.
-// UDP queries are read in batches by a loop of its own that answers most of them
-// from prepared responses; the rest, and all of TCP, go through a miekg/dns
-// handler.
+// UDP queries are read in batches, one socket and one loop per processor, and most
+// are answered from prepared responses; the rest go through the general path. TCP
+// connections are served by a goroutine each (tcp.go). Secondaries may transfer the
+// zones and are notified of changes (xfr.go, notify.go); UDP answers are rate
+// limited per client network (rrl.go).
 type Server struct {
 	log     *slog.Logger
 	answers atomic.Pointer[answers]
 	closing atomic.Bool
-	noFast  bool // tests: answer every UDP query through the general path
+	noFast  bool // tests: answer every query through the general path
 	stats   Stats
 	xnetIO  bool // tests: x/net batch I/O even where raw batch I/O exists
+	rrl     *rateLimiter
+	rrlNow  func() uint32 // tests: the second rate limiting counts in; nil: the Unix time
+	notify  *notifier
 
-	mu      sync.Mutex // serialises Start, Update and Shutdown
+	mu      sync.Mutex // serialises Start, Prepare's commit and Shutdown
 	started bool
 	addr    string
-	udp     *udpListener
-	tcp     *dns.Server
+	udp     []*udpListener
+	tcp     *tcpServer
 	tcpConn *connlimit.Listener // caps TCP connections, in total and per client
 	udpDone sync.WaitGroup
 	tcpDone chan struct{}
@@ -61,11 +67,12 @@ func New(cat *mailconf.Catalog, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a, err := build(cat, func(*zone.Set) uint32 { return unixSerial(time.Now()) })
+	s := &Server{log: log, tcpConn: connlimit.New(nil, tcpLimits(cat)), rrl: newRateLimiter(newRRLSettings(cat.DNS.RateLimit))}
+	s.notify = &notifier{log: log, stats: &s.stats, firstWait: notifyFirstWait}
+	a, err := build(cat, &s.stats, func(*zone.Set) uint32 { return unixSerial(time.Now()) })
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{log: log, tcpConn: connlimit.New(nil, tcpLimits(cat))}
 	s.answers.Store(a)
 	return s, nil
 }
@@ -77,13 +84,13 @@ func tcpLimits(cat *mailconf.Catalog) connlimit.Limits {
 
 // build turns a catalog into answers, the serial chosen by serial once the zones
 // exist.
-func build(cat *mailconf.Catalog, serial func(*zone.Set) uint32) (*answers, error) {
+func build(cat *mailconf.Catalog, stats *Stats, serial func(*zone.Set) uint32) (*answers, error) {
 	zones, err := zone.Build(cat)
 	if err != nil {
 		return nil, fmt.Errorf("dnssrv: %w", err)
 	}
 	zones.SetSerial(serial(zones))
-	a, err := newAnswers(cat, zones)
+	a, err := newAnswers(cat, zones, stats)
 	if err != nil {
 		return nil, err // already says dnssrv
 	}
@@ -110,10 +117,11 @@ func (s *Server) Update(cat *mailconf.Catalog) error {
 // Prepare builds the zones and answers of cat and returns the function that switches to
 // them, so a server can prepare every protocol before switching any. The serial is
 // chosen against the zones served when Prepare runs; prepare and commit one catalog at a
-// time.
+// time. When the serial or the NOTIFY targets change, a running server notifies the
+// secondaries.
 func (s *Server) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
 	old := s.answers.Load()
-	a, err := build(cat, func(z *zone.Set) uint32 {
+	a, err := build(cat, &s.stats, func(z *zone.Set) uint32 {
 		if z.Digest() == old.zones.Digest() {
 			return old.zones.Serial()
 		}
@@ -123,15 +131,29 @@ func (s *Server) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
 		return nil, err
 	}
 	limits := tcpLimits(cat)
+	rrl := newRRLSettings(cat.DNS.RateLimit)
 	return func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.answers.Store(a)
 		s.tcpConn.SetLimits(limits)
-		if a.zones.Serial() != old.zones.Serial() {
+		s.rrl.settings.Store(rrl)
+		changed := a.zones.Serial() != old.zones.Serial()
+		if changed {
 			s.log.Info("dns: zones updated", slog.Uint64("serial", uint64(a.zones.Serial())), slog.Int("zones", len(a.zones.Zones())))
 		}
+		if s.started && (changed || !sameTargets(a.notify, old.notify)) {
+			s.notify.announce(a)
+		}
 	}, nil
+}
+
+// sameTargets reports whether two NOTIFY target lists are the same.
+func sameTargets(a, b []notifyTarget) bool {
+	return slices.EqualFunc(a, b, func(x, y notifyTarget) bool {
+		return x.addr == y.addr && (x.key == nil) == (y.key == nil) &&
+			(x.key == nil || x.key.name == y.key.name && x.key.alg == y.key.alg && bytes.Equal(x.key.secret, y.key.secret))
+	})
 }
 
 // unixSerial is the SOA serial for a moment: its Unix time, modulo 2^32.
@@ -150,7 +172,8 @@ func nextSerial(prev uint32, now time.Time) uint32 {
 func serialGreater(a, b uint32) bool { return a != b && a-b < 1<<31 }
 
 // Start binds UDP and TCP on addr (host:port; port 0 picks one free for both),
-// starts serving, and returns once both are ready.
+// starts serving, notifies the secondaries, and returns once both are ready. On Linux
+// every processor gets a UDP socket and a TCP listener of its own (SO_REUSEPORT).
 func (s *Server) Start(addr string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -161,52 +184,44 @@ func (s *Server) Start(addr string) error {
 	if err != nil {
 		return fmt.Errorf("dnssrv: listen address %q: %w", addr, err)
 	}
-	uc, ln, err := listenBoth(host, port)
+	procs := max(1, runtime.GOMAXPROCS(0))
+	ucs, lns, err := listenGroup(host, port, procs)
 	if err != nil {
 		return err
 	}
-	s.udp = newUDPListener(uc)
-	s.udp.xnet = s.xnetIO
-	s.addr = uc.LocalAddr().String()
+	s.udp = nil
+	for _, uc := range ucs {
+		l := newUDPListener(uc)
+		l.xnet = s.xnetIO
+		s.udp = append(s.udp, l)
+	}
+	s.addr = ucs[0].LocalAddr().String()
+	if ip, err := netip.ParseAddr(host); err == nil && !ip.IsUnspecified() {
+		s.notify.local = ip.Unmap() // NOTIFY from the address secondaries know
+	}
 
-	started := make(chan struct{})
 	// RFC 7766 §6.2.2: a server may close idle connections to keep resources for new
 	// ones; a client that asked and is waiting for its next question is idle.
-	s.tcpConn.Listener = ln
-	s.tcpConn.IdleAfterWrite = true
-	s.tcp = &dns.Server{
-		Listener:          s.tcpConn,
-		Net:               "tcp",
-		Handler:           dns.HandlerFunc(s.serveTCP),
-		MsgAcceptFunc:     acceptMsg,
-		MaxTCPQueries:     -1, // RFC 7766 §6.2.1: as many queries per connection as the client likes
-		ReadTimeout:       tcpReadTimeout,
-		WriteTimeout:      tcpWriteTimeout,
-		IdleTimeout:       func() time.Duration { return tcpIdleTimeout },
-		NotifyStartedFunc: func() { close(started) },
+	if len(lns) == 1 {
+		s.tcpConn.Listener = lns[0]
+	} else {
+		s.tcpConn.Listener = newFanIn(lns)
 	}
+	s.tcpConn.IdleAfterWrite = true
+	s.tcp = &tcpServer{s: s, ln: s.tcpConn, conns: map[net.Conn]bool{}}
 	s.tcpDone = make(chan struct{})
-	tcpErr := make(chan error, 1)
 	go func() {
 		defer close(s.tcpDone)
-		if err := s.tcp.ActivateAndServe(); err != nil && !s.closing.Load() {
-			tcpErr <- err
-		}
+		s.tcp.serve()
 	}()
-	select {
-	case <-started:
-	case err := <-tcpErr:
-		uc.Close()
-		ln.Close()
-		return fmt.Errorf("dnssrv: tcp: %w", err)
-	}
-	// One reader per processor; they share the socket.
-	for range max(1, runtime.GOMAXPROCS(0)) {
+	// One reader per processor: each on its own socket, or all on the one socket.
+	for i := range procs {
 		s.udpDone.Add(1)
-		go s.serveUDP(s.udp)
+		go s.serveUDP(s.udp[i%len(s.udp)])
 	}
 	s.started = true
-	s.log.Debug("dns: serving", slog.String("addr", s.addr), slog.Bool("pktinfo", s.udp.pktinfo))
+	s.log.Debug("dns: serving", slog.String("addr", s.addr), slog.Int("sockets", len(s.udp)), slog.Bool("pktinfo", s.udp[0].pktinfo))
+	s.notify.announce(s.answers.Load())
 	return nil
 }
 
@@ -248,8 +263,8 @@ func (s *Server) Addr() string {
 	return s.addr
 }
 
-// Shutdown stops both transports. TCP queries being answered finish, within ctx;
-// the UDP loop stops at once.
+// Shutdown stops both transports and the NOTIFY messages. TCP queries being answered
+// finish, within ctx; the UDP loops stop at once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -258,13 +273,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.started = false
 	s.closing.Store(true)
+	s.notify.stop()
 	var errs []error
-	if err := s.udp.conn.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("dnssrv: udp: %w", err))
+	for _, l := range s.udp {
+		if err := l.conn.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("dnssrv: udp: %w", err))
+		}
 	}
-	if err := s.tcp.ShutdownContext(ctx); err != nil {
+	if err := s.tcpConn.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("dnssrv: tcp: %w", err))
 	}
+	s.tcp.shutdown(ctx.Done())
 	done := make(chan struct{})
 	go func() {
 		s.udpDone.Wait()
@@ -277,19 +296,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("dnssrv: shutdown: %w", ctx.Err()))
 	}
 	return errors.Join(errs...)
-}
-
-// serveTCP is the dns.Handler for TCP; dns.Server has applied acceptMsg.
-func (s *Server) serveTCP(w dns.ResponseWriter, req *dns.Msg) {
-	out, err := s.answers.Load().respond(req, false)
-	if err != nil {
-		s.log.Error("dns: tcp answer", slog.Any("err", err))
-		return
-	}
-	s.stats.count(out, true)
-	if _, err := w.Write(out); err != nil {
-		s.log.Debug("dns: tcp write", slog.Any("err", withoutPeer(err)))
-	}
 }
 
 // withoutPeer drops the addresses a net.OpError carries, so the client's address is

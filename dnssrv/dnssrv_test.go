@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
+	"net/netip"
 	"slices"
 	"strings"
 	"syscall"
@@ -27,11 +27,7 @@ import (
 
 func testCatalog(t testing.TB) *mailconf.Catalog {
 	t.Helper()
-	data, err := os.ReadFile("testdata/test.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := mailconf.Parse("test.yaml", data)
+	cat, err := mailconf.Load("testdata/test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +126,7 @@ type tcase struct {
 }
 
 const (
-	negQQ  = "qq.com. 300 IN SOA ns1.qq.com. hostmaster.qq.com. SERIAL 3600 900 1209600 300"
+	negQQ  = "qq.com. 300 IN SOA ns1.mailconf.invalid. hostmaster.mailconf.invalid. SERIAL 3600 900 1209600 300"
 	negOrg = `example.org. 600 IN SOA ns1.example.org. host\.master.example.org. SERIAL 3600 900 1209600 600`
 	soaOrg = `example.org. 7200 IN SOA ns1.example.org. host\.master.example.org. SERIAL 3600 900 1209600 600`
 	addrAD = "autodiscover.example.org. 7200 IN A 192.0.2.53\nautodiscover.example.org. 7200 IN AAAA 2001:db8::53"
@@ -157,8 +153,7 @@ var qqCases = []tcase{
 	{name: "submission not configured", q: query{name: "_submission._tcp.qq.com.", qtype: dns.TypeSRV}, rcode: dns.RcodeNameError, aa: true, ns: negQQ},
 	{name: "no autodiscover url", q: query{name: "_autodiscover._tcp.qq.com.", qtype: dns.TypeSRV}, rcode: dns.RcodeNameError, aa: true, ns: negQQ},
 	{name: "no addresses", q: query{name: "autoconfig.qq.com.", qtype: dns.TypeA}, rcode: dns.RcodeNameError, aa: true, ns: negQQ},
-	{name: "ns1 has no address here", q: query{name: "ns1.qq.com.", qtype: dns.TypeA}, rcode: dns.RcodeNameError, aa: true, ns: negQQ, general: true},
-	{name: "below hostmaster", q: query{name: "x.hostmaster.qq.com.", qtype: dns.TypeA}, rcode: dns.RcodeNameError, aa: true, ns: negQQ, general: true},
+	{name: "ns1 is not here", q: query{name: "ns1.qq.com.", qtype: dns.TypeA}, rcode: dns.RcodeNameError, aa: true, ns: negQQ},
 	{name: "ent", q: query{name: "_tcp.qq.com.", qtype: dns.TypeSRV}, aa: true, ns: negQQ},
 	{name: "nxdomain", q: query{name: "nope.qq.com.", qtype: dns.TypeA}, rcode: dns.RcodeNameError, aa: true, ns: negQQ},
 	{name: "version not configured", q: query{name: "version.bind.", qtype: dns.TypeTXT, class: dns.ClassCHAOS}, rcode: dns.RcodeRefused, general: true},
@@ -208,7 +203,12 @@ var testCases = []tcase{
 	{name: "nodata unusual type", q: query{name: "_imap._tcp.example.org.", qtype: 65000}, aa: true, ns: negOrg},
 	{name: "ent", q: query{name: "_tcp.example.org.", qtype: dns.TypeSRV}, aa: true, ns: negOrg},
 	{name: "ent any", q: query{name: "_tcp.example.org.", qtype: dns.TypeANY}, aa: true, ns: negOrg},
-	{name: "nameserver name", q: query{name: "ns1.example.org.", qtype: dns.TypeA}, rcode: dns.RcodeNameError, aa: true, ns: negOrg, general: true},
+	{name: "nameserver address", q: query{name: "ns1.example.org.", qtype: dns.TypeA}, aa: true, answer: "ns1.example.org. 7200 IN A 192.0.2.53"},
+	// Names at or below the SOA's MNAME and RNAME compress otherwise than the fast
+	// path's templates: the general path answers them.
+	{name: "nameserver nodata", q: query{name: "ns1.example.org.", qtype: dns.TypeAAAA}, aa: true, ns: negOrg, general: true},
+	{name: "below the nameserver", q: query{name: "x.ns1.example.org.", qtype: dns.TypeA}, rcode: dns.RcodeNameError, aa: true, ns: negOrg, general: true},
+	{name: "below the SOA mailbox", q: query{name: "x.host\\.master.example.org.", qtype: dns.TypeA}, rcode: dns.RcodeNameError, aa: true, ns: negOrg, general: true},
 
 	// Outside every zone: REFUSED, AA clear.
 	{name: "out of zone", q: query{name: "example.com.", qtype: dns.TypeA}, rcode: dns.RcodeRefused},
@@ -412,11 +412,8 @@ func TestFastPathMatchesGeneralPath(t *testing.T) {
 					t.Fatal(err)
 				}
 				out := make([]byte, ednsUDPSize)
-				n := a.fast.answer(pkt, out)
-				want, err := a.serveRaw(pkt, true)
-				if err != nil {
-					t.Fatal(err)
-				}
+				n := a.fast.answer(pkt, out, false)
+				want := serveOne(t, a, pkt, false)
 				switch {
 				case n == 0 && !c.general:
 					t.Fatalf("the fast path did not answer")
@@ -424,6 +421,11 @@ func TestFastPathMatchesGeneralPath(t *testing.T) {
 					t.Fatalf("the fast path answered a query meant for the general path")
 				case n > 0 && !bytes.Equal(out[:n], want):
 					t.Fatalf("fast path:\n%x\ngeneral path:\n%x", out[:n], want)
+				}
+				// Over TCP nothing is truncated: the fast path answers what it holds.
+				tcpOut := make([]byte, maxTCPSize)
+				if n := a.fast.answer(pkt, tcpOut, true); n > 0 && !bytes.Equal(tcpOut[:n], serveOne(t, a, pkt, true)) {
+					t.Fatalf("over TCP, fast path:\n%x\ngeneral path:\n%x", tcpOut[:n], serveOne(t, a, pkt, true))
 				}
 				viaFast, viaGeneral := exchangeUDP(t, fast.Addr(), pkt), exchangeUDP(t, general.Addr(), pkt)
 				if !bytes.Equal(viaFast, viaGeneral) || !bytes.Equal(viaFast, want) {
@@ -564,6 +566,12 @@ func TestOpcodes(t *testing.T) {
 	opcode15.SetEdns0(1232, false)
 	opcode15.AuthenticatedData = true // as dig sends it
 	for name, m := range map[string]*dns.Msg{"notify": notify, "update": update, "opcode 15": opcode15} {
+		// RFC 1996: this server is only ever a primary; it refuses NOTIFY, as NSD refuses
+		// one it does not expect.
+		want := dns.RcodeNotImplemented
+		if m.Opcode == dns.OpcodeNotify {
+			want = dns.RcodeRefused
+		}
 		for _, network := range []string{"udp", "tcp"} {
 			t.Run(name+"/"+network, func(t *testing.T) {
 				cl := &dns.Client{Net: network, Timeout: 2 * time.Second}
@@ -579,10 +587,10 @@ func TestOpcodes(t *testing.T) {
 						t.Errorf("OPT %v", o)
 					}
 				}
-				if r.Rcode != dns.RcodeNotImplemented || r.Opcode != m.Opcode || r.Authoritative || r.AuthenticatedData ||
+				if r.Rcode != want || r.Opcode != m.Opcode || r.Authoritative || r.AuthenticatedData ||
 					len(r.Answer)+len(r.Ns) != 0 || len(r.Extra) != wantExtra {
-					t.Errorf("rcode %s opcode %d aa %v ad %v sections %d/%d/%d; want NOTIMP, opcode %d, nothing else",
-						dns.RcodeToString[r.Rcode], r.Opcode, r.Authoritative, r.AuthenticatedData, len(r.Answer), len(r.Ns), len(r.Extra), m.Opcode)
+					t.Errorf("rcode %s opcode %d aa %v ad %v sections %d/%d/%d; want %s, opcode %d, nothing else",
+						dns.RcodeToString[r.Rcode], r.Opcode, r.Authoritative, r.AuthenticatedData, len(r.Answer), len(r.Ns), len(r.Extra), dns.RcodeToString[want], m.Opcode)
 				}
 			})
 		}
@@ -785,7 +793,7 @@ func TestWildcardAddress(t *testing.T) {
 			}
 			s := startServer(t, defaultCatalog(t), bind, false)
 			_, port, _ := net.SplitHostPort(s.Addr())
-			if !s.udp.pktinfo && pktinfoSupported {
+			if !s.udp[0].pktinfo && pktinfoSupported {
 				t.Error("no IP_PKTINFO on a wildcard socket")
 			}
 			for _, network := range []string{"udp", "tcp"} {
@@ -836,6 +844,27 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
+// loopback is where the in-process queries come from.
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// serveOne answers pkt through the general path, from loopback, and returns the one
+// message answered, or nil.
+func serveOne(t testing.TB, a *answers, pkt []byte, tcp bool) []byte {
+	t.Helper()
+	msgs, err := a.serveRaw(pkt, loopback, tcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch len(msgs) {
+	case 0:
+		return nil
+	case 1:
+		return msgs[0]
+	}
+	t.Fatalf("%d messages answered", len(msgs))
+	return nil
+}
+
 func mustPack(t testing.TB, q query) []byte {
 	t.Helper()
 	b, err := q.msg(dns.Id()).Pack()
@@ -872,10 +901,7 @@ func TestAmplification(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				resp, err := a.serveRaw(pkt, true)
-				if err != nil {
-					t.Fatal(err)
-				}
+				resp := serveOne(t, a, pkt, false)
 				if r := float64(len(resp)) / float64(len(pkt)); r > worst {
 					worst, worstWhat = r, fmt.Sprintf("%s %s (EDNS %v): %d bytes for %d", n.Name, dns.TypeToString[qt], edns, len(resp), len(pkt))
 				}

@@ -19,6 +19,7 @@ import (
 const (
 	bitQR    = 0x80 // in byte 2
 	maskOpc  = 0x78 // opcode, in byte 2
+	bitTC    = 0x02 // in byte 2
 	bitRD    = 0x01 // in byte 2
 	bitCD    = 0x10 // in byte 3
 	bitDOHi  = 0x80 // DO in the high byte of the OPT flags (RFC 3225 §3)
@@ -180,7 +181,7 @@ func prepare(a *answers, name string, qtype, qclass uint16, edns bool, override 
 	if edns {
 		req.SetEdns0(ednsUDPSize, false)
 	}
-	m, _ := a.reply(req)
+	m, _, _ := a.reply(req)
 	if override != nil {
 		m.Extra = optOnly(m.Extra)
 		override(m)
@@ -286,8 +287,10 @@ func pointers(msg []byte, off int) ([]uint16, error) {
 }
 
 // answer writes the response to the query q into out and returns its length, or 0
-// when the general path must answer. It allocates nothing.
-func (t *fastTable) answer(q, out []byte) int {
+// when the general path must answer. Over UDP (tcp false) a response larger than the
+// client accepts is left to the general path, which truncates it. It allocates
+// nothing.
+func (t *fastTable) answer(q, out []byte, tcp bool) int {
 	// Header: a QUERY (opcode 0, QR clear) with one question, no answer or
 	// authority records, and at most an OPT in the additional section.
 	if len(q) < 12+1+4 || q[2]&(bitQR|maskOpc) != 0 ||
@@ -368,7 +371,7 @@ func (t *fastTable) answer(q, out []byte) int {
 
 	delta := nlen - p.qlen
 	total := len(p.msg) + delta
-	if total > limit || total > len(out) {
+	if !tcp && total > limit || total > len(out) {
 		return 0 // the general path truncates
 	}
 	copy(out[:12], p.msg[:12])

@@ -40,29 +40,37 @@ func FuzzServe(f *testing.F) {
 	for _, c := range sectionCases(f) {
 		f.Add(c.pkt)
 	}
-	out := make([]byte, ednsUDPSize)
+	for _, seed := range transferSeeds(f) {
+		f.Add(seed)
+	}
+	out := make([]byte, maxTCPSize)
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		n := a.fast.answer(pkt, out)
-		for _, udp := range []bool{true, false} {
-			resp, err := a.serveRaw(pkt, udp)
+		for _, tcp := range []bool{false, true} {
+			n := a.fast.answer(pkt, out, tcp)
+			msgs, err := a.serveRaw(pkt, loopback, tcp)
 			if err != nil {
-				t.Fatalf("general path (udp %v): %v", udp, err)
+				t.Fatalf("general path (tcp %v): %v", tcp, err)
 			}
-			if udp && n > 0 && !bytes.Equal(out[:n], resp) {
-				t.Fatalf("fast path:\n%x\ngeneral path:\n%x", out[:n], resp)
+			if n > 0 && (len(msgs) != 1 || !bytes.Equal(out[:n], msgs[0])) {
+				t.Fatalf("tcp %v: fast path:\n%x\ngeneral path:\n%x", tcp, out[:n], msgs)
 			}
-			if resp == nil {
-				continue
+			if !tcp && len(msgs) > 1 {
+				t.Fatalf("%d messages over UDP", len(msgs))
 			}
-			if udp && len(resp) > ednsUDPSize {
-				t.Fatalf("%d bytes over UDP", len(resp))
-			}
-			var m dns.Msg
-			if err := m.Unpack(resp); err != nil {
-				t.Fatalf("answer does not parse: %v\n%x", err, resp)
-			}
-			if !m.Response || m.Id != be16(pkt) {
-				t.Fatalf("answer: qr %v id %d, query id %d", m.Response, m.Id, be16(pkt))
+			for _, resp := range msgs {
+				if !tcp && len(resp) > ednsUDPSize {
+					t.Fatalf("%d bytes over UDP", len(resp))
+				}
+				if len(resp) > maxTCPSize {
+					t.Fatalf("%d bytes in one message", len(resp))
+				}
+				var m dns.Msg
+				if err := m.Unpack(resp); err != nil {
+					t.Fatalf("answer does not parse: %v\n%x", err, resp)
+				}
+				if !m.Response || m.Id != be16(pkt) {
+					t.Fatalf("answer: qr %v id %d, query id %d", m.Response, m.Id, be16(pkt))
+				}
 			}
 		}
 	})

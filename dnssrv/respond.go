@@ -4,7 +4,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -34,10 +36,31 @@ type answers struct {
 	fast     *fastTable
 	version  string // CHAOS version.bind; "" refuses
 	serverID string // CHAOS id.server and EDNS NSID; "" refuses
+	keys     keyring
+	xfr      xfrPolicy
+	notify   []notifyTarget
+	stats    *Stats // where transfers are counted
+	// xfrChunk is the most record bytes (uncompressed) in one transfer message.
+	xfrChunk int
 }
 
-func newAnswers(cat *mailconf.Catalog, zones *zone.Set) (*answers, error) {
-	a := &answers{zones: zones, version: cat.DNS.Version, serverID: cat.DNS.ServerID}
+func newAnswers(cat *mailconf.Catalog, zones *zone.Set, stats *Stats) (*answers, error) {
+	keys, err := newKeyring(cat.DNS.Transfer.Keys)
+	if err != nil {
+		return nil, err
+	}
+	a := &answers{
+		zones: zones, version: cat.DNS.Version, serverID: cat.DNS.ServerID, keys: keys,
+		xfr:   xfrPolicy{allow: cat.DNS.Transfer.Allow, keyed: len(keys) > 0},
+		stats: stats, xfrChunk: xfrChunk,
+	}
+	for i, n := range cat.DNS.Notify {
+		t := notifyTarget{addr: n.Addr, label: fmt.Sprintf("dns.notify[%d]", i)}
+		if !n.Key.IsZero() {
+			t.key = keys[n.Key.FQDN()]
+		}
+		a.notify = append(a.notify, t)
+	}
 	fast, err := buildFastTable(a)
 	if err != nil {
 		return nil, err
@@ -46,11 +69,11 @@ func newAnswers(cat *mailconf.Catalog, zones *zone.Set) (*answers, error) {
 	return a, nil
 }
 
-// acceptMsg is the dns.Server MsgAcceptFunc, and the UDP loop applies it too, so
-// both transports treat malformed and unsupported messages alike. It drops
-// responses and lets reply answer everything else: NOTIMP for other opcodes and
-// FORMERR for a wrong question count come from reply, with a fresh OPT and the AD
-// bit clear, rather than from dns.Server's bare header.
+// acceptMsg decides, as a dns.Server MsgAcceptFunc would, which messages get an
+// answer, on both transports alike. It drops responses and lets reply answer
+// everything else: NOTIMP for other opcodes and FORMERR for a wrong question count
+// come from reply, with a fresh OPT and the AD bit clear, rather than from
+// dns.Server's bare header.
 func acceptMsg(dh dns.Header) dns.MsgAcceptAction {
 	const qr = 1 << 15
 	if dh.Bits&qr != 0 {
@@ -59,10 +82,11 @@ func acceptMsg(dh dns.Header) dns.MsgAcceptAction {
 	return dns.MsgAccept
 }
 
-// serveRaw answers one raw message that the fast path did not take, exactly as
-// dns.Server does for TCP (header check, acceptMsg, unpack, handler). It returns nil
-// when nothing must be sent.
-func (a *answers) serveRaw(pkt []byte, udp bool) ([]byte, error) {
+// serveRaw answers one raw message that the fast path did not take, on either
+// transport, as dns.Server would (header check, acceptMsg, unpack, handler): from is
+// the sender's address. It returns the messages to send: none, one, or for a zone
+// transfer over TCP several.
+func (a *answers) serveRaw(pkt []byte, from netip.Addr, tcp bool) ([][]byte, error) {
 	if len(pkt) < 12 {
 		return nil, nil // no header: let the client time out, as dns.Server does
 	}
@@ -75,11 +99,11 @@ func (a *answers) serveRaw(pkt []byte, udp bool) ([]byte, error) {
 	}
 	req := new(dns.Msg)
 	if err := req.Unpack(pkt); err == nil {
-		return a.respond(req, udp)
+		return a.respond(req, pkt, from, tcp)
 	}
 	// RFC 1035 §4.1.1: the message could not be parsed, FORMERR. Mirror
-	// dns.Server.serveDNS, which answers TCP: the request's header turned into a
-	// reply, with whatever question was parsed and nothing else.
+	// dns.Server.serveDNS: the request's header turned into a reply, with whatever
+	// question was parsed and nothing else.
 	req.SetRcodeFormatError(req)
 	req.Zero = false
 	req.Answer, req.Ns, req.Extra = nil, nil, nil
@@ -87,17 +111,78 @@ func (a *answers) serveRaw(pkt []byte, udp bool) ([]byte, error) {
 	if err != nil {
 		return nil, nil // a question we cannot even repeat: stay silent
 	}
-	return out, nil
+	return [][]byte{out}, nil
 }
 
-// respond builds the packed answer to an accepted, unpacked query. Over UDP the
-// answer is truncated to the client's limit.
-func (a *answers) respond(req *dns.Msg, udp bool) ([]byte, error) {
-	m, limit := a.reply(req)
-	if !udp {
+// respond builds the packed answers to an accepted, unpacked query, pkt its wire
+// form. A request signed with a known key gets signed answers; one signed with an
+// unknown key, a wrong MAC or a time outside the fudge gets NOTAUTH (RFC 8945 §5.2).
+// Over UDP the answer is truncated to the client's limit.
+func (a *answers) respond(req *dns.Msg, pkt []byte, from netip.Addr, tcp bool) ([][]byte, error) {
+	var sig *signer
+	if t := req.IsTsig(); t != nil {
+		key, tsigErr := a.keys.verify(pkt, t)
+		if tsigErr != 0 {
+			if len(req.Question) == 1 && isTransfer(req.Question[0].Qtype) {
+				a.stats.add(xfrNotAuth)
+			}
+			out, err := a.notAuth(req, t, key, tsigErr)
+			if err != nil {
+				return nil, err
+			}
+			return [][]byte{out}, nil
+		}
+		var err error
+		if sig, err = newSigner(key, t); err != nil {
+			return nil, err
+		}
+	}
+	m, limit, xfr := a.reply(req)
+	if tcp {
 		limit = maxTCPSize
 	}
-	return pack(m, limit, qname(req))
+	if xfr {
+		return a.transfer(req, m, limit, from, tcp, sig)
+	}
+	out, err := finish(m, limit, qname(req), sig)
+	if err != nil {
+		return nil, err
+	}
+	return [][]byte{out}, nil
+}
+
+// finish packs m to fit in limit bytes with the request's letter case (pack), and
+// signs it when sig is set, leaving room for the signature.
+func finish(m *dns.Msg, limit int, origName string, sig *signer) ([]byte, error) {
+	if sig == nil {
+		return pack(m, limit, origName)
+	}
+	out, err := pack(m, limit-sig.overhead(), origName)
+	if err != nil {
+		return nil, err
+	}
+	return sig.sign(out)
+}
+
+// notAuth is the answer to a request whose TSIG does not verify (RFC 8945 §5.2): NOTAUTH
+// with the TSIG error; signed for BADTIME (§5.2.3), unsigned for BADKEY and BADSIG
+// (§5.3.2).
+func (a *answers) notAuth(req *dns.Msg, t *dns.TSIG, key *tsigKey, tsigErr uint16) ([]byte, error) {
+	m := new(dns.Msg)
+	m.SetRcode(req, dns.RcodeNotAuth)
+	out, err := m.Pack()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errPack, err)
+	}
+	if tsigErr == dns.RcodeBadTime && key != nil {
+		sig, err := newSigner(key, t)
+		if err != nil {
+			return nil, err
+		}
+		sig.err, sig.timeSigned = tsigErr, t.TimeSigned
+		return sig.sign(out)
+	}
+	return appendUnsignedTSIG(out, t, tsigErr, time.Now())
 }
 
 // qname returns the request's query name as sent (its letter case), or "".
@@ -109,14 +194,15 @@ func qname(req *dns.Msg) string {
 }
 
 // reply builds the response message to req, and returns the UDP size limit the
-// request allows. The question in the reply is lowercased; pack restores the
-// request's letter case.
-func (a *answers) reply(req *dns.Msg) (*dns.Msg, int) {
-	m := new(dns.Msg)
+// request allows, and whether req asks for a zone transfer, which transfer answers
+// (the reply is then REFUSED, for when the transfer is not allowed). The question in
+// the reply is lowercased; pack restores the request's letter case.
+func (a *answers) reply(req *dns.Msg) (m *dns.Msg, limit int, xfr bool) {
+	m = new(dns.Msg)
 	m.SetReply(req) // copies ID, opcode, RD and CD (RFC 1035 §4.1.1); RA stays 0
 	m.Compress = true
 
-	limit := minUDPSize
+	limit = minUDPSize
 	var reqOPT *dns.OPT
 	nOPT := 0
 	for _, rr := range req.Extra {
@@ -128,7 +214,7 @@ func (a *answers) reply(req *dns.Msg) (*dns.Msg, int) {
 	if nOPT > 1 || (reqOPT != nil && reqOPT.Hdr.Name != ".") {
 		// RFC 6891 §6.1.1: more than one OPT, or an OPT not owned by the root.
 		m.Rcode = dns.RcodeFormatError
-		return m, limit
+		return m, limit, false
 	}
 	var opt *dns.OPT
 	if reqOPT != nil {
@@ -144,28 +230,35 @@ func (a *answers) reply(req *dns.Msg) (*dns.Msg, int) {
 		if reqOPT.Version() != 0 {
 			// RFC 6891 §6.1.3: BADVERS, our OPT at version 0, no answer.
 			m.Rcode = dns.RcodeBadVers
-			return m, limit
+			return m, limit, false
 		}
 		if a.serverID != "" && wantsNSID(reqOPT) {
 			// RFC 5001 §2.3: the server identifier, only when asked for.
 			opt.Option = append(opt.Option, &dns.EDNS0_NSID{Code: dns.EDNS0NSID, Nsid: hex.EncodeToString([]byte(a.serverID))})
 		}
 	}
-	if req.Opcode != dns.OpcodeQuery {
-		// RFC 8906 §3.1.4: unknown opcodes get NOTIMP. NOTIFY (RFC 1996) and UPDATE
-		// (RFC 2136) are not served either.
+	switch req.Opcode {
+	case dns.OpcodeQuery:
+	case dns.OpcodeNotify:
+		// RFC 1996 §3.7: a NOTIFY tells a secondary to transfer again. This server is
+		// only ever the primary, so it takes none, as NSD refuses one it does not allow.
+		m.Rcode = dns.RcodeRefused
+		return m, limit, false
+	default:
+		// RFC 8906 §3.1.4: unknown opcodes get NOTIMP. UPDATE (RFC 2136) is not served
+		// either.
 		m.Rcode = dns.RcodeNotImplemented
-		return m, limit
+		return m, limit, false
 	}
 	if len(req.Question) != 1 {
 		// RFC 9619: a query has exactly one question.
 		m.Rcode = dns.RcodeFormatError
 		m.Question = nil
-		return m, limit
+		return m, limit, false
 	}
 	if !querySections(req) {
 		m.Rcode = dns.RcodeFormatError
-		return m, limit
+		return m, limit, false
 	}
 	q := req.Question[0]
 	name := lowerASCII(q.Name) // RFC 4343 §3: match without regard to ASCII case
@@ -176,12 +269,12 @@ func (a *answers) reply(req *dns.Msg) (*dns.Msg, int) {
 	case q.Qclass != dns.ClassINET:
 		m.Rcode = dns.RcodeRefused
 	case isTransfer(q.Qtype):
-		// RFC 5936 §2.2: transfers are not offered here; refuse them over any transport.
-		m.Rcode = dns.RcodeRefused
+		m.Rcode = dns.RcodeRefused // unless transfer allows it
+		return m, limit, true
 	default:
 		fill(m, a.zones.Lookup(name, q.Qtype))
 	}
-	return m, limit
+	return m, limit, false
 }
 
 // querySections reports whether a query's record sections hold only what a query may

@@ -31,11 +31,49 @@ var typeIndex = func() map[uint16]int {
 	return m
 }()
 
-// Stats counts the answers sent, by query type, response code and transport. Counting
-// is a few loads and one atomic add, cheap enough for the UDP fast path; the counts
-// are read when metrics are scraped.
+// Stats counts the answers sent, by query type, response code and transport, and the
+// server's events: zone transfers, NOTIFY messages sent, answers over the rate limit.
+// Counting is a few loads and one atomic add, cheap enough for the UDP fast path; the
+// counts are read when metrics are scraped.
 type Stats struct {
-	n [numTypes][numRcodes][2]atomic.Uint64
+	n      [numTypes][numRcodes][2]atomic.Uint64
+	events [numEvents]atomic.Uint64
+}
+
+// event is something the server counts beside its answers.
+type event int
+
+// The events, each with its kind and result label (eventLabels).
+const (
+	xfrOK         event = iota // a transfer answered (the zone, or its SOA when the client is current)
+	xfrRefused                 // a transfer refused: not allowed, not a zone, or AXFR over UDP
+	xfrNotAuth                 // a transfer request signed with an unknown or wrong key
+	notifyOK                   // a NOTIFY acknowledged
+	notifyRefused              // a NOTIFY answered REFUSED
+	notifyNotAuth              // a NOTIFY answered NOTAUTH
+	notifyError                // a NOTIFY answered with another error, or an answer that does not verify
+	notifyTimeout              // a NOTIFY not answered in time (it is sent again)
+	rrlLimited                 // an answer over a client network's budget
+	rrlSlipped                 // of those, sent truncated
+	rrlDropped                 // of those, not sent
+	numEvents
+)
+
+var eventLabels = [numEvents][2]string{
+	xfrOK: {"transfer", "ok"}, xfrRefused: {"transfer", "refused"}, xfrNotAuth: {"transfer", "notauth"},
+	notifyOK: {"notify", "ok"}, notifyRefused: {"notify", "refused"}, notifyNotAuth: {"notify", "notauth"},
+	notifyError: {"notify", "error"}, notifyTimeout: {"notify", "timeout"},
+	rrlLimited: {"rate_limit", "limited"}, rrlSlipped: {"rate_limit", "slipped"}, rrlDropped: {"rate_limit", "dropped"},
+}
+
+func (s *Stats) add(e event) { s.events[e].Add(1) }
+
+// Events calls f for every event count, zero ones too: the kind ("transfer", "notify",
+// "rate_limit"), the result and the count.
+func (s *Stats) Events(f func(kind, result string, n uint64)) {
+	for e := range numEvents {
+		f(eventLabels[e][0], eventLabels[e][1], s.events[e].Load())
+	}
 }
 
 // count records one reply from its wire form.

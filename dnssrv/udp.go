@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
+	"time"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -36,6 +38,9 @@ type batchIO interface {
 	// flush sends the first k queued replies. A reply the kernel refuses is
 	// skipped, so it cannot hold up the rest; the last such error is returned.
 	flush(k int) error
+	// source returns the sender's address of the i-th datagram of the last read,
+	// without allocating.
+	source(i int) netip.Addr
 }
 
 // udpListener is a bound UDP socket prepared for the loop.
@@ -106,6 +111,10 @@ func (s *Server) serveUDP(l *udpListener) {
 			continue
 		}
 		a := s.answers.Load()
+		now := uint32(time.Now().Unix())
+		if s.rrlNow != nil {
+			now = s.rrlNow()
+		}
 		k := 0
 		for i := range n {
 			pkt, oob, truncated := b.datagram(i)
@@ -115,16 +124,27 @@ func (s *Server) serveUDP(l *udpListener) {
 			slot := outBuf[k*ednsUDPSize : (k+1)*ednsUDPSize]
 			var resp []byte
 			if !s.noFast {
-				resp = slot[:a.fast.answer(pkt, slot)]
+				resp = slot[:a.fast.answer(pkt, slot, false)]
 			}
+			from := b.source(i)
 			if len(resp) == 0 {
-				resp, err = a.serveRaw(pkt, true)
+				msgs, err := a.serveRaw(pkt, from, false)
 				if err != nil {
 					s.log.Error("dns: udp answer", slog.Any("err", err))
 				}
-				if resp == nil {
+				if len(msgs) == 0 {
 					continue
 				}
+				resp = msgs[0]
+			}
+			if v := s.rrl.check(from, now); v != rrlPass {
+				s.stats.add(rrlLimited)
+				if v == rrlDrop {
+					s.stats.add(rrlDropped)
+					continue
+				}
+				s.stats.add(rrlSlipped)
+				resp = truncateToQuestion(resp)
 			}
 			s.stats.count(resp, false)
 			var replyOOBuf []byte
@@ -177,6 +197,14 @@ func (b *xnetBatch) read() (int, error) { return b.conn.ReadBatch(b.in, 0) }
 func (b *xnetBatch) datagram(i int) ([]byte, []byte, bool) {
 	m := &b.in[i]
 	return m.Buffers[0][:m.N], m.OOB[:m.NN], m.Flags&msgTrunc != 0
+}
+
+func (b *xnetBatch) source(i int) netip.Addr {
+	if ua, ok := b.in[i].Addr.(*net.UDPAddr); ok {
+		a, _ := netip.AddrFromSlice(ua.IP)
+		return a.Unmap()
+	}
+	return netip.Addr{}
 }
 
 func (b *xnetBatch) reply(k, i int, resp, oob []byte) {

@@ -86,7 +86,7 @@ func TestValidate(t *testing.T) {
 			"3 problem(s) in " + bad,
 		}},
 		{[]string{"validate", "-config", filepath.Join(dir, "missing.yaml")}, 1, []string{"no such file"}},
-		{[]string{"validate", "-print"}, 0, []string{"- id: qq.com", "hostname: imap.qq.com", "port: 993", "socket: SSL", "nameservers:", "- ns1.qq.com"}},
+		{[]string{"validate", "-print"}, 0, []string{"- id: qq.com", "hostname: imap.qq.com", "port: 993", "socket: SSL", "nameservers:", "- ns1.mailconf.invalid"}},
 	} {
 		code, stdout, stderr := runCmd(t, tc.args...)
 		if code != tc.code {

@@ -180,6 +180,7 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 	d.preparers = []preparer{ac, ad, pages, d.profiles, davRedirects, policies}
 	if d.dns != nil {
 		d.metrics.SetDNSCounts(d.dns.Stats().Each)
+		d.metrics.SetDNSEvents(d.dns.Stats().Events)
 		d.preparers = append(d.preparers, d.dns)
 	}
 	if f.https != "" {
@@ -399,18 +400,22 @@ func listenerLimits(cat *mailconf.Catalog) map[string]connlimit.Limits {
 // name of the built-in limit, for /metrics.
 func limitMetrics(cat *mailconf.Catalog) map[string]float64 {
 	return map[string]float64{
-		"http.rate_limit":                    cat.HTTP.RateLimit,
-		"http.rate_burst":                    float64(cat.HTTP.RateBurst),
-		"http.max_connections":               float64(cat.HTTP.MaxConnections),
-		"http.max_connections_per_client":    float64(cat.HTTP.MaxConnectionsPerClient),
-		"http.admin_max_connections":         float64(cat.HTTP.AdminMaxConnections),
-		"http.max_header_bytes":              httpserver.MaxHeaderBytes,
-		"http.read_header_timeout_seconds":   httpserver.ReadHeaderTimeout.Seconds(),
-		"http.idle_timeout_seconds":          httpserver.IdleTimeout.Seconds(),
-		"autodiscover.max_body_bytes":        autodiscover.MaxBodySize,
-		"dns.tcp_max_connections":            float64(cat.DNS.TCPMaxConnections),
-		"dns.tcp_max_connections_per_client": float64(cat.DNS.TCPMaxConnectionsPerClient),
-		"config.max_bytes":                   mailconf.MaxConfigSize,
+		"http.rate_limit":                     cat.HTTP.RateLimit,
+		"http.rate_burst":                     float64(cat.HTTP.RateBurst),
+		"http.max_connections":                float64(cat.HTTP.MaxConnections),
+		"http.max_connections_per_client":     float64(cat.HTTP.MaxConnectionsPerClient),
+		"http.admin_max_connections":          float64(cat.HTTP.AdminMaxConnections),
+		"http.max_header_bytes":               httpserver.MaxHeaderBytes,
+		"http.read_header_timeout_seconds":    httpserver.ReadHeaderTimeout.Seconds(),
+		"http.idle_timeout_seconds":           httpserver.IdleTimeout.Seconds(),
+		"autodiscover.max_body_bytes":         autodiscover.MaxBodySize,
+		"dns.tcp_max_connections":             float64(cat.DNS.TCPMaxConnections),
+		"dns.tcp_max_connections_per_client":  float64(cat.DNS.TCPMaxConnectionsPerClient),
+		"dns.rate_limit.responses_per_second": float64(*cat.DNS.RateLimit.ResponsesPerSecond),
+		"dns.rate_limit.slip":                 float64(*cat.DNS.RateLimit.Slip),
+		"dns.rate_limit.ipv4_prefix_length":   float64(cat.DNS.RateLimit.IPv4PrefixLength),
+		"dns.rate_limit.ipv6_prefix_length":   float64(cat.DNS.RateLimit.IPv6PrefixLength),
+		"config.max_bytes":                    mailconf.MaxConfigSize,
 	}
 }
 

@@ -102,7 +102,7 @@ func (b *builder) build() error {
 
 	for _, p := range b.cat.Providers {
 		for _, d := range b.cat.DomainsOf(p) {
-			apex := d.FQDN()
+			apex := Apex(d, cfg.TCPZones)
 			if _, dup := b.set.byApex[apex]; dup {
 				return fmt.Errorf("%w: domain %s configured twice", ErrBadCatalog, d)
 			}
@@ -135,6 +135,9 @@ func (b *builder) build() error {
 				b.add(&dns.SRV{Hdr: hdr(mailconf.ServiceAutodiscover.Owner(d), dns.TypeSRV, ttl), Port: ad.Port, Target: ad.Host.FQDN()})
 			}
 			for _, host := range []mailconf.Domain{d.Autoconfig(), d.Autodiscover()} {
+				if cfg.TCPZones {
+					break // outside the zone _tcp.<d>
+				}
 				for _, ip := range cfg.Addresses {
 					b.add(addressRR(host.FQDN(), ip, ttl))
 				}
@@ -156,6 +159,16 @@ func (b *builder) build() error {
 	b.assign()
 	b.set.digest = b.set.computeDigest()
 	return nil
+}
+
+// Apex returns the apex of the zone that publishes domain d: d itself, or with
+// tcpZones _tcp.<d>, which holds every SRV owner name (RFC 6186 §3, RFC 8314 §5.1) and
+// can be delegated alone.
+func Apex(d mailconf.Domain, tcpZones bool) string {
+	if tcpZones {
+		return "_tcp." + d.FQDN()
+	}
+	return d.FQDN()
 }
 
 // addSRVs publishes the provider's servers under one domain.
@@ -331,6 +344,9 @@ func (s *Set) computeDigest() [sha256.Size]byte {
 	return d
 }
 
+// Zone returns the zone whose apex is name (lowercase, fully qualified), or nil.
+func (s *Set) Zone(name string) *Zone { return s.byApex[name] }
+
 // Zones returns the zones, sorted by apex.
 func (s *Set) Zones() []*Zone { return slices.Clone(s.zones) }
 
@@ -409,9 +425,25 @@ func (z *Zone) Text() string {
 	return b.String()
 }
 
-// lines returns the zone's records as text, apex first, then owners in sorted
-// order; serial overrides the SOA serial.
+// lines returns the zone's records as text, in the order of Records; serial
+// overrides the SOA serial.
 func (z *Zone) lines(serial uint32) []string {
+	var out []string
+	for _, rr := range z.Records() {
+		if soa, ok := rr.(*dns.SOA); ok {
+			c := *soa
+			c.Serial = serial
+			rr = &c
+		}
+		out = append(out, rr.String())
+	}
+	return out
+}
+
+// Records returns every record of the zone: the apex first (SOA, then NS), then the
+// other owners in canonical order (RFC 4034 §6.1). The records are shared: callers
+// must not modify them.
+func (z *Zone) Records() []dns.RR {
 	owners := slices.Clone(z.owners)
 	slices.SortFunc(owners, func(x, y *Node) int {
 		if x.Name == z.Apex || y.Name == z.Apex {
@@ -419,21 +451,17 @@ func (z *Zone) lines(serial uint32) []string {
 		}
 		return compareNames(x.Name, y.Name)
 	})
-	var out []string
+	var out []dns.RR
 	for _, n := range owners {
 		for _, t := range orderTypes(n.Types()) {
-			for _, rr := range n.rrsets[t] {
-				if soa, ok := rr.(*dns.SOA); ok {
-					c := *soa
-					c.Serial = serial
-					rr = &c
-				}
-				out = append(out, rr.String())
-			}
+			out = append(out, n.rrsets[t]...)
 		}
 	}
 	return out
 }
+
+// SOA returns the zone's SOA record (shared; do not modify).
+func (z *Zone) SOA() *dns.SOA { return z.soa }
 
 // orderTypes puts SOA first and NS second, the rest in numeric order.
 func orderTypes(ts []uint16) []uint16 {

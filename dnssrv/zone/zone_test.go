@@ -1,7 +1,6 @@
 package zone
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -13,11 +12,7 @@ import (
 
 func testCatalog(t *testing.T) *mailconf.Catalog {
 	t.Helper()
-	data, err := os.ReadFile("../testdata/test.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := mailconf.Parse("test.yaml", data)
+	cat, err := mailconf.Load("../testdata/test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,15 +74,15 @@ func TestBuildGolden(t *testing.T) {
 	// RFC 6186 §3.4: IMAP preferred, so _imaps 0 and _pop3s 10; no record for the
 	// plain services, which the built-in config says nothing about.
 	check(build(t, def), "qq.com.", `
-qq.com.                  3600 IN SOA ns1.qq.com. hostmaster.qq.com. 2026010101 3600 900 1209600 300
-qq.com.                  3600 IN NS  ns1.qq.com.
+qq.com.                  3600 IN SOA ns1.mailconf.invalid. hostmaster.mailconf.invalid. 2026010101 3600 900 1209600 300
+qq.com.                  3600 IN NS  ns1.mailconf.invalid.
 _imaps._tcp.qq.com.      3600 IN SRV 0 1 993 imap.qq.com.
 _pop3s._tcp.qq.com.      3600 IN SRV 10 1 995 pop.qq.com.
 _submissions._tcp.qq.com. 3600 IN SRV 0 1 465 smtp.qq.com.
 `)
 	check(build(t, def), "foxmail.com.", `
-foxmail.com.                  3600 IN SOA ns1.qq.com. hostmaster.qq.com. 2026010101 3600 900 1209600 300
-foxmail.com.                  3600 IN NS  ns1.qq.com.
+foxmail.com.                  3600 IN SOA ns1.mailconf.invalid. hostmaster.mailconf.invalid. 2026010101 3600 900 1209600 300
+foxmail.com.                  3600 IN NS  ns1.mailconf.invalid.
 _imaps._tcp.foxmail.com.      3600 IN SRV 0 1 993 imap.qq.com.
 _pop3s._tcp.foxmail.com.      3600 IN SRV 10 1 995 pop.qq.com.
 _submissions._tcp.foxmail.com. 3600 IN SRV 0 1 465 smtp.qq.com.
@@ -109,6 +104,7 @@ autoconfig.example.org.        7200 IN A    192.0.2.53
 autoconfig.example.org.        7200 IN AAAA 2001:db8::53
 autodiscover.example.org.      7200 IN A    192.0.2.53
 autodiscover.example.org.      7200 IN AAAA 2001:db8::53
+ns1.example.org.               7200 IN A    192.0.2.53
 `)
 	// The alias gets the same records under its own name.
 	check(test, "example.net.", `
@@ -127,6 +123,8 @@ autoconfig.example.net.        7200 IN A    192.0.2.53
 autoconfig.example.net.        7200 IN AAAA 2001:db8::53
 autodiscover.example.net.      7200 IN A    192.0.2.53
 autodiscover.example.net.      7200 IN AAAA 2001:db8::53
+ns2.example.net.               7200 IN A    192.0.2.54
+ns2.example.net.               7200 IN AAAA 2001:db8::54
 `)
 }
 
@@ -287,5 +285,75 @@ func TestNameserverAddresses(t *testing.T) {
 				t.Fatalf("NS answer %v, additional section %v", ns.Answer, extra)
 			}
 		})
+	}
+}
+
+// TestTCPZones builds every domain's zone at _tcp.<d>: SOA and NS there, every SRV
+// owner inside, negative answers with that zone's SOA, and nothing published outside
+// (autoconfig.<d> and autodiscover.<d> belong to the zone <d>, hosted elsewhere).
+func TestTCPZones(t *testing.T) {
+	cat, err := mailconf.Parse("tcp.yaml", []byte(`
+providers: [{builtin: qq.com}]
+dns:
+  tcp_zones: true
+  addresses: [192.0.2.1]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := build(t, cat)
+	var apexes []string
+	for _, z := range s.Zones() {
+		apexes = append(apexes, z.Apex)
+	}
+	if want := []string{"_tcp.foxmail.com.", "_tcp.qq.com."}; !slices.Equal(apexes, want) {
+		t.Fatalf("zones %q, want %q", apexes, want)
+	}
+	got := rrLines(t, zoneByApex(t, s, "_tcp.qq.com.").Text())
+	want := rrLines(t, `
+_tcp.qq.com.              3600 IN SOA ns1.qq.com. hostmaster.qq.com. 2026010101 3600 900 1209600 300
+_tcp.qq.com.              3600 IN NS  ns1.qq.com.
+_imaps._tcp.qq.com.       3600 IN SRV 0 1 993 imap.qq.com.
+_pop3s._tcp.qq.com.       3600 IN SRV 10 1 995 pop.qq.com.
+_submissions._tcp.qq.com. 3600 IN SRV 0 1 465 smtp.qq.com.
+`)
+	if !slices.Equal(got, want) {
+		t.Errorf("zone _tcp.qq.com.:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	const neg = "_tcp.qq.com. 300 IN SOA ns1.qq.com. hostmaster.qq.com. 2026010101 3600 900 1209600 300"
+	for _, c := range []struct {
+		name  string
+		qtype uint16
+		rcode int
+		zone  string
+		ns    string
+	}{
+		{"_imaps._tcp.qq.com.", dns.TypeSRV, dns.RcodeSuccess, "_tcp.qq.com.", ""},
+		{"_tcp.qq.com.", dns.TypeSOA, dns.RcodeSuccess, "_tcp.qq.com.", ""},
+		{"_tcp.qq.com.", dns.TypeSRV, dns.RcodeSuccess, "_tcp.qq.com.", neg},
+		{"_imap._tcp.qq.com.", dns.TypeSRV, dns.RcodeNameError, "_tcp.qq.com.", neg},
+		{"_imaps._tcp.qq.com.", dns.TypeA, dns.RcodeSuccess, "_tcp.qq.com.", neg},
+		{"qq.com.", dns.TypeSOA, dns.RcodeRefused, "", ""},
+		{"autoconfig.qq.com.", dns.TypeA, dns.RcodeRefused, "", ""},
+		{"_udp.qq.com.", dns.TypeSRV, dns.RcodeRefused, "", ""},
+	} {
+		r := s.Lookup(c.name, c.qtype)
+		z, ns := "", ""
+		if r.Zone != nil {
+			z = r.Zone.Apex
+		}
+		if len(r.Ns) == 1 {
+			ns = r.Ns[0].String()
+		}
+		wantNS := ""
+		if c.ns != "" {
+			wantNS = rrLines(t, c.ns)[0]
+		}
+		if r.Rcode != c.rcode || z != c.zone || ns != wantNS {
+			t.Errorf("%s %s: rcode %d zone %q ns %q; want %d %q %q", c.name, dns.TypeToString[c.qtype], r.Rcode, z, ns, c.rcode, c.zone, wantNS)
+		}
+	}
+	if len(s.EmptyNonTerminals()) != 0 {
+		t.Errorf("empty non-terminals %v: _tcp.<d> is an apex now", s.EmptyNonTerminals())
 	}
 }

@@ -38,9 +38,9 @@ var ErrSource = errors.New("domain source")
 func Load(ctx context.Context, p *mailconf.Provider, s mailconf.DomainSource) ([]mailconf.Domain, error) {
 	switch {
 	case s.File != "":
-		return loadFile(p, s.File)
+		return loadFile(p, s.FilePath())
 	case s.SQL != nil:
-		return loadSQL(ctx, p, s.SQL)
+		return loadSQL(ctx, p, &s)
 	}
 	return nil, fmt.Errorf("%w: neither file nor sql", ErrSource)
 }
@@ -120,10 +120,11 @@ var driverNames = map[string]string{"postgres": "pgx", "mysql": "mysql", "sqlite
 
 // DSN returns a source's connection string: as written, or read from its file or its
 // environment variable (read each time, so that rotated credentials are picked up).
-func DSN(q *mailconf.SQLSource) (string, error) {
+func DSN(s *mailconf.DomainSource) (string, error) {
+	q := s.SQL
 	switch {
 	case q.DSNFile != "":
-		b, err := os.ReadFile(q.DSNFile)
+		b, err := os.ReadFile(s.DSNFilePath())
 		if err != nil {
 			return "", fmt.Errorf("%w: dsn_file: %w", ErrSource, err)
 		}
@@ -138,8 +139,9 @@ func DSN(q *mailconf.SQLSource) (string, error) {
 	return q.DSN, nil
 }
 
-func loadSQL(ctx context.Context, p *mailconf.Provider, q *mailconf.SQLSource) ([]mailconf.Domain, error) {
-	dsn, err := DSN(q)
+func loadSQL(ctx context.Context, p *mailconf.Provider, s *mailconf.DomainSource) ([]mailconf.Domain, error) {
+	q := s.SQL
+	dsn, err := DSN(s)
 	if err != nil {
 		return nil, err
 	}
