@@ -144,7 +144,7 @@ func TLSRPTRecord(txt string) ([]string, error) {
 			uri = strings.Trim(uri, " \t")
 			u, err := url.Parse(uri)
 			if err != nil || (u.Scheme != "mailto" && u.Scheme != "https") || (u.Scheme == "mailto" && !strings.Contains(u.Opaque, "@")) || (u.Scheme == "https" && u.Host == "") {
-				return nil, fmt.Errorf("rua URI %q is not mailto: or https:", uri)
+				return nil, fmt.Errorf("rua URI %q is neither a mailto: nor an https: URI", uri)
 			}
 			out = append(out, uri)
 		}

@@ -71,7 +71,7 @@ func TestTLSRPTRecord(t *testing.T) {
 		{"v=TLSRPTv1; rua=mailto:reports@example.com", 1, ""}, // RFC 8460 §3
 		{"v=TLSRPTv1; rua=mailto:tlsrpt@example.com,https://tlsrpt.example.com/v1", 2, ""},
 		{"v=TLSRPTv1;rua=https://reporting.example.com/v1/tlsrpt", 1, ""},
-		{"v=TLSRPTv1; rua=http://example.com/r", 0, "mailto: or https:"},
+		{"v=TLSRPTv1; rua=http://example.com/r", 0, "neither a mailto:"},
 		{"v=TLSRPTv1", 0, "no rua"},
 		{"rua=mailto:a@example.com; v=TLSRPTv1", 0, "start with"},
 	} {
