@@ -69,7 +69,8 @@ func New(cat *mailconf.Catalog, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{log: log, tcpConn: connlimit.New(nil, tcpLimits(cat)), rrl: newRateLimiter(newRRLSettings(cat.DNS.RateLimit))}
 	s.notify = &notifier{log: log, stats: &s.stats, firstWait: notifyFirstWait}
-	a, err := build(cat, &s.stats, func(*zone.Set) uint32 { return unixSerial(time.Now()) })
+	now := time.Now()
+	a, err := build(cat, &s.stats, func(z *zone.Set) { z.SetSerials(nil, func(uint32) uint32 { return unixSerial(now) }) })
 	if err != nil {
 		return nil, err
 	}
@@ -82,14 +83,14 @@ func tcpLimits(cat *mailconf.Catalog) connlimit.Limits {
 	return connlimit.Limits{Total: cat.DNS.TCPMaxConnections, PerClient: cat.DNS.TCPMaxConnectionsPerClient}
 }
 
-// build turns a catalog into answers, the serial chosen by serial once the zones
+// build turns a catalog into answers, the serials set by serials once the zones
 // exist.
-func build(cat *mailconf.Catalog, stats *Stats, serial func(*zone.Set) uint32) (*answers, error) {
+func build(cat *mailconf.Catalog, stats *Stats, serials func(*zone.Set)) (*answers, error) {
 	zones, err := zone.Build(cat)
 	if err != nil {
 		return nil, fmt.Errorf("dnssrv: %w", err)
 	}
-	zones.SetSerial(serial(zones))
+	serials(zones)
 	a, err := newAnswers(cat, zones, stats)
 	if err != nil {
 		return nil, err // already says dnssrv
@@ -100,11 +101,11 @@ func build(cat *mailconf.Catalog, stats *Stats, serial func(*zone.Set) uint32) (
 // Update rebuilds the zones from cat and swaps them in atomically; queries in
 // flight finish with the old ones. On error the old zones stay.
 //
-// The SOA serial changes only when the records change, and then becomes
-// max(previous+1, current Unix time) in RFC 1982 serial arithmetic. New starts at
-// the current Unix time, so a restart never goes back as long as changes are
-// less frequent than one a second on average (and the clock does not go back):
-// the serial cannot run ahead of the clock otherwise.
+// Each zone's SOA serial changes only when its records change, and then becomes
+// max(previous+1, current Unix time) in RFC 1982 serial arithmetic. New starts every
+// zone at the current Unix time, so a restart never goes back as long as changes are
+// less frequent than one a second on average (and the clock does not go back): the
+// serial cannot run ahead of the clock otherwise.
 func (s *Server) Update(cat *mailconf.Catalog) error {
 	commit, err := s.Prepare(cat)
 	if err != nil {
@@ -121,15 +122,19 @@ func (s *Server) Update(cat *mailconf.Catalog) error {
 // secondaries.
 func (s *Server) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
 	old := s.answers.Load()
-	a, err := build(cat, &s.stats, func(z *zone.Set) uint32 {
-		if z.Digest() == old.zones.Digest() {
-			return old.zones.Serial()
-		}
-		return nextSerial(old.zones.Serial(), time.Now())
+	now := time.Now()
+	a, err := build(cat, &s.stats, func(z *zone.Set) {
+		z.SetSerials(old.zones, func(prev uint32) uint32 {
+			if prev == 0 {
+				return unixSerial(now) // a new zone
+			}
+			return nextSerial(prev, now)
+		})
 	})
 	if err != nil {
 		return nil, err
 	}
+	changed := a.zones.Changed(old.zones)
 	limits := tcpLimits(cat)
 	rrl := newRRLSettings(cat.DNS.RateLimit)
 	return func() {
@@ -138,12 +143,15 @@ func (s *Server) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
 		s.answers.Store(a)
 		s.tcpConn.SetLimits(limits)
 		s.rrl.settings.Store(rrl)
-		changed := a.zones.Serial() != old.zones.Serial()
-		if changed {
-			s.log.Info("dns: zones updated", slog.Uint64("serial", uint64(a.zones.Serial())), slog.Int("zones", len(a.zones.Zones())))
+		if len(changed) > 0 {
+			s.log.Info("dns: zones updated", slog.Uint64("serial", uint64(a.zones.Serial())), slog.Int("changed", len(changed)), slog.Int("zones", a.zones.Len()))
 		}
-		if s.started && (changed || !sameTargets(a.notify, old.notify)) {
-			s.notify.announce(a)
+		switch {
+		case !s.started:
+		case !sameTargets(a.notify, old.notify):
+			s.notify.announce(a, a.zones.Zones())
+		case len(changed) > 0:
+			s.notify.announce(a, changed)
 		}
 	}, nil
 }
@@ -221,7 +229,8 @@ func (s *Server) Start(addr string) error {
 	}
 	s.started = true
 	s.log.Debug("dns: serving", slog.String("addr", s.addr), slog.Int("sockets", len(s.udp)), slog.Bool("pktinfo", s.udp[0].pktinfo))
-	s.notify.announce(s.answers.Load())
+	a := s.answers.Load()
+	s.notify.announce(a, a.zones.Zones())
 	return nil
 }
 
@@ -247,7 +256,7 @@ func listenBoth(host, port string) (*net.UDPConn, net.Listener, error) {
 	return nil, nil, ErrNoPort
 }
 
-// Serial returns the SOA serial of the zones being served.
+// Serial returns the latest SOA serial of the zones being served.
 func (s *Server) Serial() uint32 { return s.answers.Load().zones.Serial() }
 
 // TCPConnections returns the listener that caps TCP connections, for its counts.

@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/mailconf/mailconf/internal/sources"
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailconf/mailconf"
+	"github.com/mailconf/mailconf/dnssrv/zone"
 )
 
 // The query table for the behaviour in docs/dns.md. Every case runs over UDP and TCP
@@ -434,6 +437,112 @@ func TestFastPathMatchesGeneralPath(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestFastPathEveryName asks, for catalogs whose zones fall into several shapes (a
+// hoster's domains sharing one template, with host names some of them share suffixes
+// with; name server addresses; _tcp zones), every owner name for each of its types, a
+// type it lacks and ANY, names below it, and the empty non-terminals, with and
+// without EDNS, in mixed case: the fast path's answer must be the general path's,
+// byte for byte, and every name of a served zone must be answered by it.
+func TestFastPathEveryName(t *testing.T) {
+	data, err := os.ReadFile("testdata/shapes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	catalogs := map[string][]byte{"shapes": data, "shapes tcp zones": append(slices.Clone(data), "  tcp_zones: true\n"...)}
+	for name, data := range catalogs {
+		t.Run(name, func(t *testing.T) {
+			cat, err := mailconf.Parse("testdata/shapes.yaml", data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cat, err = withFileSources(cat); err != nil {
+				t.Fatal(err)
+			}
+			s, err := New(cat, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := s.answers.Load()
+			shapes := map[*zone.Shape]bool{}
+			asked := 0
+			for _, z := range a.zones.Zones() {
+				shapes[z.Shape()] = true
+				names := []string{z.Apex, "nope." + z.Apex, "a.b.c." + z.Apex}
+				types := map[string][]uint16{}
+				for _, o := range z.Owners() {
+					names = append(names, o.Name, "below."+o.Name)
+					types[o.Name] = o.Types
+				}
+				for ent := range a.zones.EmptyNonTerminals() {
+					if dns.IsSubDomain(z.Apex, ent) {
+						names = append(names, ent)
+					}
+				}
+				for _, n := range names {
+					for _, qt := range append(types[n], dns.TypeANY, dns.TypeSRV, dns.TypeTXT, dns.TypeA, dns.TypeMX) {
+						for _, edns := range []bool{false, true} {
+							q := query{name: mixCase(n), qtype: qt, edns: edns, do: edns}
+							pkt, err := q.msg(0x4242).Pack()
+							if err != nil {
+								t.Fatal(err)
+							}
+							asked++
+							out := make([]byte, maxTCPSize)
+							nb := a.fast.answer(pkt, out, true)
+							want := serveOne(t, a, pkt, true)
+							if nb == 0 {
+								// Only names at or below the SOA's names, inside the zone,
+								// compress otherwise than the prepared negative answers.
+								soa := z.NegativeSOA()
+								if !(dns.IsSubDomain(soa.Ns, n) && dns.IsSubDomain(z.Apex, soa.Ns) || dns.IsSubDomain(soa.Mbox, n) && dns.IsSubDomain(z.Apex, soa.Mbox)) {
+									t.Errorf("%s %s: the fast path did not answer", n, dns.TypeToString[qt])
+								}
+								continue
+							}
+							if !bytes.Equal(out[:nb], want) {
+								got, wantMsg := new(dns.Msg), new(dns.Msg)
+								got.Unpack(out[:nb])
+								wantMsg.Unpack(want)
+								t.Fatalf("%s %s (EDNS %v):\nfast path %x\n%v\ngeneral path %x\n%v", n, dns.TypeToString[qt], edns, out[:nb], got, want, wantMsg)
+							}
+						}
+					}
+				}
+			}
+			if len(shapes) < 4 {
+				t.Errorf("%d shapes: the catalog should exercise more", len(shapes))
+			}
+			t.Logf("%d zones in %d shapes, %d queries", a.zones.Len(), len(shapes), asked)
+		})
+	}
+}
+
+// withFileSources adds the domains of a catalog's file sources, as the server does.
+func withFileSources(cat *mailconf.Catalog) (*mailconf.Catalog, error) {
+	lists := map[mailconf.Domain][]mailconf.Domain{} // by provider id
+	for _, p := range cat.Providers {
+		for _, src := range p.DomainsFrom {
+			ds, err := sources.Load(context.Background(), p, src)
+			if err != nil {
+				return nil, err
+			}
+			lists[p.ID] = append(lists[p.ID], ds...)
+		}
+	}
+	return cat.WithSourcedDomains(lists)
+}
+
+// mixCase alternates the letter case of a name, as 0x20 resolvers do.
+func mixCase(name string) string {
+	b := []byte(name)
+	for i := range b {
+		if i%2 == 0 && 'a' <= b[i] && b[i] <= 'z' {
+			b[i] -= 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // exchangeUDP sends a raw datagram and returns the raw reply, nil on timeout.
@@ -889,8 +998,12 @@ func TestAmplification(t *testing.T) {
 	}
 	a := s.answers.Load()
 	worst, worstWhat := 0.0, ""
-	for _, n := range a.zones.Nodes() {
-		for _, qt := range append(n.Types(), dns.TypeANY, dns.TypeNS, dns.TypeTXT) {
+	var owners []zone.Owner
+	for _, z := range a.zones.Zones() {
+		owners = append(owners, z.Owners()...)
+	}
+	for _, n := range owners {
+		for _, qt := range append(n.Types, dns.TypeANY, dns.TypeNS, dns.TypeTXT) {
 			for _, edns := range []bool{false, true} {
 				q := new(dns.Msg)
 				q.SetQuestion(n.Name, qt)

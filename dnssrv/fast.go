@@ -1,6 +1,7 @@
 package dnssrv
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/miekg/dns"
@@ -33,58 +34,72 @@ const (
 type prepared struct {
 	msg   []byte
 	qlen  int      // wire length of the reference query name
-	ptrs  []uint16 // offsets of compression pointers after the question, which move with the name's length
+	fixed int      // compression pointers below this offset (into the query name left of the apex) stay
+	head  int      // pointers from fixed to head (the apex's own labels) move with the apex; the rest with the name's length
+	ptrs  []uint16 // offsets of compression pointers after the question
 	doOff int      // offset of the OPT flags' high byte, 0 without OPT
+	soa   int      // offset of an SOA serial, 0 without SOA: the zone's goes there
+
+	// splices are where the reference domain's own labels stand in SRV targets, which
+	// are never compressed (RFC 2782): the zone's own labels go there instead, and the
+	// record's length changes by as much. Ascending.
+	splices []splice
+}
+
+// splice is a place for the zone's own domain labels.
+type splice struct {
+	at    uint16 // offset of the reference's label
+	rdlen uint16 // offset of the RDLENGTH of the record that holds it
 }
 
 // variants holds a response without EDNS ([0]) and with ([1]).
 type variants [2]prepared
 
-// nameInfo says what a name is to the fast path.
+// shapeTable is the prepared answers of one zone shape (zone.Shape): for every owner
+// name of its reference zone, relative to the apex, and type, and the negative
+// answers. Every zone of the shape is answered from it, with its own apex, domain
+// and serial.
+type shapeTable struct {
+	exact    map[string]*variants // lowercase wire name relative to the apex (labels, no root) + qtype + qclass → response
+	names    map[string]nameInfo  // relative wire name → what it is
+	hazards  bool                 // some names are hazards: check the suffixes of others
+	nodata   variants
+	nxdomain variants
+
+	// A zone's own domain labels are those of its apex after prefix bytes ("_tcp")
+	// and before the last shared bytes (the suffix the shape shares, root included);
+	// the reference's take unique bytes.
+	prefix, shared, unique int
+}
+
+// nameInfo says what a relative name is to the fast path.
 type nameInfo struct {
-	// hazard marks a name below an apex that also appears in a negative answer's SOA
-	// (MNAME, RNAME): a query for it, or below it, compresses differently than the
-	// template assumes, so it goes to the general path.
-	hazard   bool
-	nodata   *variants // set for names that exist: NODATA of their zone (RFC 8020 for ENTs)
-	nxdomain *variants // set for apexes: NXDOMAIN of that zone for names below it
+	// hazard marks a name below the apex that appears in a negative answer's SOA
+	// (MNAME, RNAME), in a zone whose shape is its own: a query for it, or below it,
+	// compresses differently than the negative answer assumes, so it goes to the
+	// general path.
+	hazard bool
+	exists bool // an owner or an empty non-terminal (RFC 8020): NODATA
+}
+
+// fastZone is a served zone to the fast path.
+type fastZone struct {
+	shape  *shapeTable
+	serial uint32
 }
 
 // fastTable is the fast path's immutable lookup table.
 type fastTable struct {
-	exact   map[string]*variants // lowercase wire name + qtype + qclass → response
-	names   map[string]nameInfo  // lowercase wire name → what it is
+	zones   map[string]fastZone  // lowercase wire apex → its shape and serial
+	chaos   map[string]*variants // wire name + qtype + qclass → CHAOS answer
 	refused variants             // class IN names outside every zone
 }
 
-// buildFastTable prepares, through the general path itself, a response for every
-// owner name and type it holds (and ANY), the CHAOS strings, and per zone the
-// NODATA and NXDOMAIN templates.
+// buildFastTable prepares, through the general path itself, the answers of every
+// zone shape, the CHAOS strings and the REFUSED answer, and maps every apex to its
+// shape.
 func buildFastTable(a *answers) (*fastTable, error) {
-	t := &fastTable{exact: map[string]*variants{}, names: map[string]nameInfo{}}
-	add := func(name string, qtype, qclass uint16) error {
-		var v variants
-		for i := range v {
-			p, err := prepare(a, name, qtype, qclass, i == 1, nil)
-			if err != nil {
-				return err
-			}
-			v[i] = p
-		}
-		key, err := lookupKey(name, qtype, qclass)
-		if err != nil {
-			return err
-		}
-		t.exact[string(key)] = &v
-		return nil
-	}
-	for _, n := range a.zones.Nodes() {
-		for _, qt := range append(n.Types(), dns.TypeANY) {
-			if err := add(n.Name, qt, dns.ClassINET); err != nil {
-				return nil, err
-			}
-		}
-	}
+	t := &fastTable{zones: make(map[string]fastZone, a.zones.Len()), chaos: map[string]*variants{}}
 	for _, ch := range []struct {
 		names []string
 		value string
@@ -93,71 +108,203 @@ func buildFastTable(a *answers) (*fastTable, error) {
 			continue
 		}
 		for _, name := range ch.names {
-			if err := add(name, dns.TypeTXT, dns.ClassCHAOS); err != nil {
-				return nil, err
-			}
-		}
-	}
-
-	templates := map[*zone.Zone][2]*variants{} // zone → NODATA, NXDOMAIN
-	for _, z := range a.zones.Zones() {
-		var nodata, nxdomain variants
-		for i := range nodata {
-			var err error
-			if nodata[i], err = prepare(a, z.Apex, dns.TypeSOA, dns.ClassINET, i == 1, func(m *dns.Msg) { fill(m, z.Negative(dns.RcodeSuccess)) }); err != nil {
-				return nil, err
-			}
-			if nxdomain[i], err = prepare(a, z.Apex, dns.TypeSOA, dns.ClassINET, i == 1, func(m *dns.Msg) { fill(m, z.Negative(dns.RcodeNameError)) }); err != nil {
-				return nil, err
-			}
-		}
-		templates[z] = [2]*variants{&nodata, &nxdomain}
-		if err := t.mark(z.Apex, func(ni *nameInfo) { ni.nxdomain = &nxdomain }); err != nil {
-			return nil, err
-		}
-		soa := z.NegativeSOA()
-		for _, n := range []string{soa.Ns, soa.Mbox} {
-			n = lowerASCII(n)
-			for off, end := 0, false; !end; off, end = dns.NextLabel(n, off) {
-				if dns.IsSubDomain(z.Apex, n[off:]) && len(n[off:]) > len(z.Apex) {
-					if err := t.mark(n[off:], func(ni *nameInfo) { ni.hazard = true }); err != nil {
-						return nil, err
-					}
+			var v variants
+			for i := range v {
+				p, err := prepare(a, name, dns.TypeTXT, dns.ClassCHAOS, i == 1, 0, 0, nil)
+				if err != nil {
+					return nil, err
 				}
+				v[i] = p
 			}
-		}
-	}
-	for _, n := range a.zones.Nodes() {
-		nodata := templates[n.Zone][0]
-		if err := t.mark(n.Name, func(ni *nameInfo) { ni.nodata = nodata }); err != nil {
-			return nil, err
-		}
-	}
-	for name, z := range a.zones.EmptyNonTerminals() {
-		nodata := templates[z][0]
-		if err := t.mark(name, func(ni *nameInfo) { ni.nodata = nodata }); err != nil {
-			return nil, err
+			key, err := lookupKey(name, dns.TypeTXT, dns.ClassCHAOS)
+			if err != nil {
+				return nil, err
+			}
+			t.chaos[string(key)] = &v
 		}
 	}
 	for i := range t.refused {
 		var err error
-		if t.refused[i], err = prepare(a, ".", dns.TypeSOA, dns.ClassINET, i == 1, func(m *dns.Msg) { fill(m, zone.Result{Rcode: dns.RcodeRefused}) }); err != nil {
+		if t.refused[i], err = prepare(a, ".", dns.TypeSOA, dns.ClassINET, i == 1, 0, 0, func(m *dns.Msg) { fill(m, zone.Result{Rcode: dns.RcodeRefused}) }); err != nil {
 			return nil, err
 		}
+	}
+	shapes := map[*zone.Shape]*shapeTable{}
+	var buf [maxName]byte
+	for _, z := range a.zones.Zones() {
+		sh := shapes[z.Shape()]
+		if sh == nil {
+			var err error
+			if sh, err = prepareShape(a, z.Shape()); err != nil {
+				return nil, err
+			}
+			shapes[z.Shape()] = sh
+		}
+		n, err := dns.PackDomainName(z.Apex, buf[:], 0, nil, false)
+		if err != nil {
+			return nil, fmt.Errorf("dnssrv: zone %q: %w", z.Apex, err)
+		}
+		t.zones[string(buf[:n])] = fastZone{shape: sh, serial: z.Serial()}
 	}
 	return t, nil
 }
 
-func (t *fastTable) mark(name string, f func(*nameInfo)) error {
-	key, err := lookupKey(name, 0, 0)
-	if err != nil {
-		return err
+// prepareShape prepares the answers of a shape from its reference zone.
+func prepareShape(a *answers, shape *zone.Shape) (*shapeTable, error) {
+	ref := shape.Reference()
+	sh := &shapeTable{exact: map[string]*variants{}, names: map[string]nameInfo{}}
+	// Wire and text forms of LDH names are equally long but for the root.
+	var domain []byte // the reference domain in wire form, where splices are found
+	head := 0
+	if !shape.Own {
+		sh.prefix = len(ref.Apex) - len(ref.Domain())
+		sh.unique = len(ref.Domain()) - len(shape.Shared)
+		sh.shared = len(shape.Shared) + 1
+		if shape.Shared == "" {
+			sh.shared = 1
+		}
+		head = sh.prefix + sh.unique
+		key, err := lookupKey(ref.Domain(), 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		domain = key[:len(key)-keyExtra]
 	}
-	k := string(key[:len(key)-keyExtra])
-	ni := t.names[k]
-	f(&ni)
-	t.names[k] = ni
-	return nil
+	prepare := func(name string, qtype uint16, edns bool, rel int, override func(*dns.Msg)) (prepared, error) {
+		p, err := prepare(a, name, qtype, dns.ClassINET, edns, rel, head, override)
+		if err != nil || domain == nil {
+			return p, err
+		}
+		p.splices, err = splices(p.msg, 12+p.qlen+4, domain)
+		return p, err
+	}
+	apexLen := len(ref.Apex) + 1 // wire form: a length byte per label and the root (apexes are plain LDH names)
+	relOf := func(name string) (string, int, error) {
+		key, err := lookupKey(name, 0, 0)
+		if err != nil {
+			return "", 0, err
+		}
+		rel := key[:len(key)-keyExtra-apexLen]
+		return string(rel), len(rel), nil
+	}
+	for _, o := range ref.Owners() {
+		rel, relLen, err := relOf(o.Name)
+		if err != nil {
+			return nil, err
+		}
+		for _, qt := range append(o.Types, dns.TypeANY) {
+			var v variants
+			for i := range v {
+				name := o.Name
+				if v[i], err = prepare(name, qt, i == 1, relLen, func(m *dns.Msg) { fill(m, ref.Lookup(name, qt)) }); err != nil {
+					return nil, err
+				}
+			}
+			sh.exact[rel+string([]byte{byte(qt >> 8), byte(qt), 0, byte(dns.ClassINET)})] = &v
+		}
+		sh.names[rel] = nameInfo{exists: true}
+	}
+	for _, name := range shapeENTs(ref) {
+		rel, _, err := relOf(name)
+		if err != nil {
+			return nil, err
+		}
+		sh.names[rel] = nameInfo{exists: true}
+	}
+	for i := range sh.nodata {
+		var err error
+		if sh.nodata[i], err = prepare(ref.Apex, dns.TypeSOA, i == 1, 0, func(m *dns.Msg) { fill(m, ref.Negative(dns.RcodeSuccess)) }); err != nil {
+			return nil, err
+		}
+		if sh.nxdomain[i], err = prepare(ref.Apex, dns.TypeSOA, i == 1, 0, func(m *dns.Msg) { fill(m, ref.Negative(dns.RcodeNameError)) }); err != nil {
+			return nil, err
+		}
+	}
+	if !shape.Own {
+		return sh, nil // its apex shares no name with the SOA
+	}
+	soa := ref.NegativeSOA()
+	for _, n := range []string{soa.Ns, soa.Mbox} {
+		n = lowerASCII(n)
+		for off, end := 0, false; !end; off, end = dns.NextLabel(n, off) {
+			if dns.IsSubDomain(ref.Apex, n[off:]) && len(n[off:]) > len(ref.Apex) {
+				rel, _, err := relOf(n[off:])
+				if err != nil {
+					return nil, err
+				}
+				ni := sh.names[rel]
+				ni.hazard = true
+				sh.names[rel] = ni
+				sh.hazards = true
+			}
+		}
+	}
+	return sh, nil
+}
+
+// splices finds, in the records that start at off, the SRV targets at or below the
+// reference domain (wire form), and returns where its own label starts in each.
+func splices(msg []byte, off int, domain []byte) ([]splice, error) {
+	var out []splice
+	count := int(be16(msg[6:])) + int(be16(msg[8:])) + int(be16(msg[10:]))
+	for range count {
+		n, err := skipName(msg, off)
+		if err != nil {
+			return nil, err
+		}
+		off = n
+		rrtype, rdlen := be16(msg[off:]), int(be16(msg[off+8:]))
+		if rrtype == dns.TypeSRV {
+			// priority, weight, port, then the target, uncompressed.
+			for at := off + 10 + 6; at < off+10+rdlen && msg[at] != 0; at += 1 + int(msg[at]) {
+				if bytes.Equal(msg[at:off+10+rdlen], domain) {
+					out = append(out, splice{at: uint16(at), rdlen: uint16(off + 8)})
+					break
+				}
+			}
+		}
+		off += 10 + rdlen
+	}
+	return out, nil
+}
+
+// skipName returns the offset after the name at off.
+func skipName(msg []byte, off int) (int, error) {
+	for off < len(msg) {
+		l := int(msg[off])
+		switch {
+		case l == 0:
+			return off + 1, nil
+		case l&0xC0 == 0xC0:
+			return off + 2, nil
+		case l > 63:
+			return 0, fmt.Errorf("dnssrv: bad label at %d", off)
+		}
+		off += 1 + l
+	}
+	return 0, fmt.Errorf("dnssrv: name runs past the message")
+}
+
+// shapeENTs returns the empty non-terminals of a reference zone.
+func shapeENTs(ref *zone.Zone) []string {
+	have := map[string]bool{}
+	for _, o := range ref.Owners() {
+		have[o.Name] = true
+	}
+	var out []string
+	for _, o := range ref.Owners() {
+		for off, end := dns.NextLabel(o.Name, 0); !end; off, end = dns.NextLabel(o.Name, off) {
+			anc := o.Name[off:]
+			if len(anc) <= len(ref.Apex) {
+				break
+			}
+			if !have[anc] {
+				have[anc] = true
+				out = append(out, anc)
+			}
+		}
+	}
+	return out
 }
 
 // lookupKey is the wire form of name followed by qtype and qclass.
@@ -173,9 +320,14 @@ func lookupKey(name string, qtype, qclass uint16) ([]byte, error) {
 
 // prepare builds the reference query for name, qtype and qclass and runs it
 // through the general path; with override, the lookup's result is replaced (for
-// the negative templates). The response is never truncated: the fast path leaves
-// responses larger than the client's limit to the general path.
-func prepare(a *answers, name string, qtype, qclass uint16, edns bool, override func(*dns.Msg)) (prepared, error) {
+// reference zones, which no lookup finds, and the negative answers). rel is the
+// wire length of the part of name left of its zone's apex, head that of the apex's
+// labels its shape does not share (zone.Shape.Head): when the fast path answers
+// another name of the same shape, pointers into rel stay, pointers into head move
+// with the apex's start, and the others with the end of the name. The response is
+// never truncated: the fast path leaves responses larger than the client's limit to
+// the general path.
+func prepare(a *answers, name string, qtype, qclass uint16, edns bool, rel, head int, override func(*dns.Msg)) (prepared, error) {
 	req := new(dns.Msg)
 	req.Question = []dns.Question{{Name: name, Qtype: qtype, Qclass: qclass}}
 	if edns {
@@ -190,11 +342,11 @@ func prepare(a *answers, name string, qtype, qclass uint16, edns bool, override 
 	if err != nil {
 		return prepared{}, err
 	}
-	p := prepared{msg: out}
+	p := prepared{msg: out, fixed: 12 + rel, head: 12 + rel + head}
 	if p.qlen, err = nameLen(out, 12); err != nil {
 		return prepared{}, err
 	}
-	if p.ptrs, err = pointers(out, 12+p.qlen+4); err != nil {
+	if p.ptrs, p.soa, err = pointers(out, 12+p.qlen+4); err != nil {
 		return prepared{}, fmt.Errorf("dnssrv: preparing %s %s: %w", name, dns.TypeToString[qtype], err)
 	}
 	if edns {
@@ -227,10 +379,12 @@ func nameLen(msg []byte, off int) (int, error) {
 
 // pointers returns the offsets of the compression pointers in the records that
 // start at off: in owner names, and in the names inside SOA, NS, CNAME, PTR and MX
-// data (the only compressed RDATA names, RFC 3597 §4). Other records carry none.
-func pointers(msg []byte, off int) ([]uint16, error) {
+// data (the only compressed RDATA names, RFC 3597 §4). Other records carry none. It
+// also returns the offset of the serial of the one SOA record, 0 without one.
+func pointers(msg []byte, off int) ([]uint16, int, error) {
 	count := int(be16(msg[6:])) + int(be16(msg[8:])) + int(be16(msg[10:]))
 	var ptrs []uint16
+	soa := 0
 	name := func() error {
 		for off < len(msg) {
 			l := int(msg[off])
@@ -251,10 +405,10 @@ func pointers(msg []byte, off int) ([]uint16, error) {
 	}
 	for range count {
 		if err := name(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if off+10 > len(msg) {
-			return nil, fmt.Errorf("record runs past the message")
+			return nil, 0, fmt.Errorf("record runs past the message")
 		}
 		rrtype := be16(msg[off:])
 		rdlen := int(be16(msg[off+8:]))
@@ -263,27 +417,31 @@ func pointers(msg []byte, off int) ([]uint16, error) {
 		switch rrtype {
 		case dns.TypeSOA:
 			if err := name(); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 			if err := name(); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
+			if soa != 0 {
+				return nil, 0, fmt.Errorf("two SOA records")
+			}
+			soa = off
 		case dns.TypeNS, dns.TypeCNAME, dns.TypePTR:
 			if err := name(); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		case dns.TypeMX:
 			off += 2
 			if err := name(); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 		off = end
 	}
 	if off != len(msg) {
-		return nil, fmt.Errorf("%d bytes left over", len(msg)-off)
+		return nil, 0, fmt.Errorf("%d bytes left over", len(msg)-off)
 	}
-	return ptrs, nil
+	return ptrs, soa, nil
 }
 
 // answer writes the response to the query q into out and returns its length, or 0
@@ -324,7 +482,6 @@ func (t *fastTable) answer(q, out []byte, tcp bool) int {
 		return 0
 	}
 	copy(key[nlen:nlen+keyExtra], q[off:off+4])
-	qtype, qclass := be16(q[off:]), be16(q[off+2:])
 	off += 4
 
 	edns, do, limit := 0, false, minUDPSize
@@ -355,22 +512,15 @@ func (t *fastTable) answer(q, out []byte, tcp bool) int {
 		return 0
 	}
 
-	var p *prepared
-	if v := t.exact[string(key[:nlen+keyExtra])]; v != nil {
-		p = &v[edns]
-	} else {
-		if qclass != dns.ClassINET || isTransfer(qtype) {
-			return 0
-		}
-		v := t.template(key[:nlen])
-		if v == nil {
-			return 0
-		}
-		p = &v[edns]
+	h := t.lookup(key[:nlen], key[:nlen+keyExtra], edns)
+	p := h.p
+	if p == nil {
+		return 0
 	}
-
+	// The response grows by delta with the query name and by grow with each splice.
 	delta := nlen - p.qlen
-	total := len(p.msg) + delta
+	grow := len(h.domain) - h.unique
+	total := len(p.msg) + delta + grow*len(p.splices)
 	if !tcp && total > limit || total > len(out) {
 		return 0 // the general path truncates
 	}
@@ -379,37 +529,113 @@ func (t *fastTable) answer(q, out []byte, tcp bool) int {
 	out[2] |= q[2] & bitRD
 	out[3] |= q[3] & bitCD
 	copy(out[12:12+nlen+4], q[12:12+nlen+4])
-	copy(out[12+nlen+4:total], p.msg[12+p.qlen+4:])
-	for _, at := range p.ptrs {
-		i := int(at) + delta
-		v := be16(out[i:]) + uint16(delta)
+	from, to := 12+p.qlen+4, 12+nlen+4
+	for _, sp := range p.splices {
+		to += copy(out[to:], p.msg[from:sp.at])
+		to += copy(out[to:], h.domain)
+		from = int(sp.at) + h.unique
+	}
+	copy(out[to:total], p.msg[from:])
+	// moved returns where an offset of the reference response is in this one.
+	moved := func(at int) int {
+		at += delta
+		for _, sp := range p.splices {
+			if int(sp.at) < at-delta {
+				at += grow
+			}
+		}
+		return at
+	}
+	for _, sp := range p.splices {
+		i := moved(int(sp.rdlen))
+		v := be16(out[i:]) + uint16(grow)
 		out[i], out[i+1] = byte(v>>8), byte(v)
 	}
+	for _, at := range p.ptrs {
+		i := moved(int(at))
+		v := int(be16(out[i:]) & 0x3FFF)
+		switch {
+		case v < p.fixed:
+		case v < p.head:
+			v += 12 + h.rel - p.fixed // the apex starts after this name's own labels
+		default:
+			v = moved(v)
+		}
+		out[i], out[i+1] = byte(0xC0|v>>8), byte(v)
+	}
+	if p.soa > 0 {
+		i := moved(p.soa)
+		out[i], out[i+1], out[i+2], out[i+3] = byte(h.serial>>24), byte(h.serial>>16), byte(h.serial>>8), byte(h.serial)
+	}
 	if do && p.doOff > 0 {
-		out[p.doOff+delta] |= bitDOHi
+		out[moved(p.doOff)] |= bitDOHi
 	}
 	return total
 }
 
-// template returns the negative response for a lowercase wire name that has no
-// prepared answer: NODATA when the name exists, NXDOMAIN below an apex, REFUSED
-// outside every zone; nil when the general path must answer.
-func (t *fastTable) template(name []byte) *variants {
-	for off := 0; ; {
-		if ni, ok := t.names[string(name[off:])]; ok {
-			switch {
-			case ni.hazard:
-				return nil
-			case off == 0 && ni.nodata != nil:
-				return ni.nodata
-			case off > 0 && ni.nxdomain != nil:
-				return ni.nxdomain
-			}
+// hit is what the fast path found for a query name: the prepared response, and for
+// a name in a zone the zone's serial, the length of the name's labels left of the
+// apex, and the zone's own domain labels (lowercase) with the length of the
+// reference's they replace.
+type hit struct {
+	p      *prepared
+	serial uint32
+	rel    int
+	domain []byte
+	unique int
+}
+
+// lookup returns the prepared response for a lowercase wire name; nil when the
+// general path must answer. key is the name followed by the query type and class.
+func (t *fastTable) lookup(name, key []byte, edns int) hit {
+	qclass := be16(key[len(key)-2:])
+	if qclass == dns.ClassCHAOS {
+		if v := t.chaos[string(key)]; v != nil {
+			return hit{p: &v[edns]}
+		}
+		return hit{}
+	}
+	if qclass != dns.ClassINET || isTransfer(be16(key[len(key)-4:])) {
+		return hit{}
+	}
+	// The zone: the longest apex the name is at or below.
+	off := 0
+	var z fastZone
+	for {
+		var ok bool
+		if z, ok = t.zones[string(name[off:])]; ok {
+			break
 		}
 		l := int(name[off])
 		if l == 0 {
-			return &t.refused
+			return hit{p: &t.refused[edns]}
 		}
 		off += 1 + l
 	}
+	sh := z.shape
+	h := hit{serial: z.serial, rel: off, unique: sh.unique}
+	if sh.unique > 0 {
+		h.domain = name[off+sh.prefix : len(name)-sh.shared]
+	}
+	var rk [maxName + keyExtra]byte
+	copy(rk[:], name[:off])
+	copy(rk[off:], key[len(key)-keyExtra:])
+	if v := sh.exact[string(rk[:off+keyExtra])]; v != nil {
+		h.p = &v[edns]
+		return h
+	}
+	rel := name[:off]
+	if sh.hazards {
+		for o := 0; o < len(rel); o += 1 + int(rel[o]) {
+			if sh.names[string(rel[o:])].hazard {
+				return hit{}
+			}
+		}
+	}
+	if sh.names[string(rel)].exists {
+		h.p = &sh.nodata[edns]
+	} else {
+		h.p = &sh.nxdomain[edns]
+	}
+	return h
 }

@@ -5,8 +5,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,22 +40,25 @@ type notifyTarget struct {
 	key   *tsigKey
 }
 
-// notifier sends NOTIFY messages in rounds: a round notifies every target of every
-// zone, retrying each until it is answered; a new round ends the one before.
+// notifier sends NOTIFY messages in rounds: a round notifies every target of the
+// zones that changed, retrying each until it is answered; a new round ends the one
+// before and takes over the zones it had not finished.
 type notifier struct {
 	log       *slog.Logger
 	stats     *Stats
 	firstWait time.Duration
 	local     netip.Addr // the address to send from; invalid: the system chooses
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	roundID int
+	pending map[string]int // apex → targets that have not finished it, this round
+	wg      sync.WaitGroup
 }
 
-// announce starts a round for the zones and targets of a, ending the round in
-// progress.
-func (n *notifier) announce(a *answers) {
+// announce starts a round for zones, of a, to the targets of a, ending the round in
+// progress; the zones that round had not finished are notified again.
+func (n *notifier) announce(a *answers, zones []*zone.Zone) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.cancel != nil {
@@ -60,17 +66,43 @@ func (n *notifier) announce(a *answers) {
 		n.cancel = nil
 	}
 	if len(a.notify) == 0 {
+		n.pending = nil
 		return
+	}
+	byApex := make(map[string]*zone.Zone, len(zones)+len(n.pending))
+	for _, z := range zones {
+		byApex[z.Apex] = z
+	}
+	for apex, left := range n.pending {
+		if z := a.zones.Zone(apex); z != nil && left > 0 {
+			byApex[apex] = z
+		}
+	}
+	zones = slices.SortedFunc(maps.Values(byApex), func(x, y *zone.Zone) int { return strings.Compare(x.Apex, y.Apex) })
+	n.roundID++
+	n.pending = make(map[string]int, len(zones))
+	for _, z := range zones {
+		n.pending[z.Apex] = len(a.notify)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	zones := a.zones.Zones()
+	id := n.roundID
 	for _, t := range a.notify {
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			n.round(ctx, t, zones)
+			n.round(ctx, id, t, zones)
 		}()
+	}
+}
+
+// finished records that a target is done with a zone in round id: answered, or out
+// of retries.
+func (n *notifier) finished(id int, apex string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if id == n.roundID {
+		n.pending[apex]--
 	}
 }
 
@@ -86,7 +118,7 @@ func (n *notifier) stop() {
 }
 
 // round notifies one target of every zone and logs the outcome once.
-func (n *notifier) round(ctx context.Context, t notifyTarget, zones []*zone.Zone) {
+func (n *notifier) round(ctx context.Context, id int, t notifyTarget, zones []*zone.Zone) {
 	sem := make(chan struct{}, notifyParallel)
 	var mu sync.Mutex
 	failed, last := 0, event(-1)
@@ -102,7 +134,12 @@ func (n *notifier) round(ctx context.Context, t notifyTarget, zones []*zone.Zone
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if res := n.notifyZone(ctx, t, z); res != notifyOK && ctx.Err() == nil {
+			res := n.notifyZone(ctx, t, z)
+			if ctx.Err() != nil {
+				return // the next round takes the zone over
+			}
+			n.finished(id, z.Apex)
+			if res != notifyOK {
 				mu.Lock()
 				failed, last = failed+1, res
 				mu.Unlock()

@@ -1,16 +1,18 @@
-// Package zone builds the authoritative DNS zones that publish a mailconf catalog as RFC 6186 and RFC 8314 SRV records, and answers lookups in them.
+// Package zone builds the authoritative DNS zones that publish a mailconf catalog (RFC 6186, RFC 6764, RFC 8461 records) and answers lookups in them.
 //
 // It is the only place that turns the provider model into resource records; the
-// server in package dnssrv deals with transports and the wire format.
+// server in package dnssrv deals with transports and the wire format. The zones of one
+// provider share a template of relative records, so a hundred thousand domains cost a
+// few hundred bytes each; records are made when they are asked for.
 package zone
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"net/netip"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -21,40 +23,46 @@ import (
 // turn into zones.
 var ErrBadCatalog = errors.New("zone: catalog cannot be published in DNS")
 
-// Set is every zone built from one catalog. It is immutable once SetSerial has been
-// called, and then safe for concurrent use.
+// Set is every zone built from one catalog. It is immutable once its serials are set
+// (SetSerials, SetSerial), and then safe for concurrent use.
 type Set struct {
-	zones  []*Zone           // sorted by apex
-	byApex map[string]*Zone  // apex → zone
-	nodes  map[string]*Node  // owner name → node; each owner lives in its longest-matching zone
-	ents   map[string]*Zone  // empty non-terminal → its zone (RFC 8020)
-	digest [sha256.Size]byte // of every record, serial left out
-	serial uint32
+	zones  map[string]*Zone // apex → zone
+	serial uint32           // the latest serial of any zone
+
+	sortOnce sync.Once
+	sorted   []*Zone
 }
 
-// Zone is one served zone: a configured mail domain.
+// Zone is one served zone: a configured mail domain, or _tcp under it.
 type Zone struct {
 	// Apex is the zone's origin, lowercase and fully qualified ("qq.com.").
 	Apex string
 
-	soa    *dns.SOA // at the apex
-	negSOA *dns.SOA // the SOA of negative answers, TTL clamped (RFC 2308 §5)
-	set    *Set
-	owners []*Node // the nodes in this zone, filled by assign
+	domain int // offset in Apex of the mail domain: 0, or after "_tcp."
+	t      *template
+	serial uint32
+	shape  *Shape
 }
 
-// Node is a name that owns records.
-type Node struct {
-	// Name is the owner, lowercase and fully qualified.
-	Name string
-	// Zone is the zone the name belongs to.
-	Zone *Zone
-
-	rrsets map[uint16][]dns.RR // type → RRset, in publication order
-	extra  map[uint16][]dns.RR // type → additional-section records for that RRset
+// Shape groups the zones whose answers are the same but for their apex and serial, and
+// compress the same way: the zones of one template whose domains share the same
+// suffix with the names the records hold. The DNS server prepares the answers of a
+// shape once, from its reference zone.
+type Shape struct {
+	ref *Zone
+	// Own is set when the shape is one zone's alone, its reference the zone itself:
+	// a zone that holds names its records point to.
+	Own bool
+	// Shared is the suffix the domains of the shape's zones share with the names the
+	// records hold ("com."; "" for none). A shape of its own has none.
+	Shared string
 }
 
-// Result is the outcome of a lookup. Its records are shared: callers must not
+// Reference returns the zone the shape's answers are prepared from: a zone of the
+// template under an apex no query names, or, for a shape of its own, the zone itself.
+func (sh *Shape) Reference() *Zone { return sh.ref }
+
+// Result is the outcome of a lookup. Its records may be shared: callers must not
 // modify them.
 type Result struct {
 	// Rcode is dns.RcodeSuccess (an answer or NODATA), dns.RcodeNameError or
@@ -67,103 +75,76 @@ type Result struct {
 	Answer, Ns, Extra []dns.RR
 }
 
-// Build derives the zones of every configured domain, aliases included, from the
-// catalog. The SOA serial is 0 until SetSerial is called.
+// Build derives the zones of every served domain, aliases and sourced domains
+// included, from the catalog. Serials are 0 until SetSerials or SetSerial.
 func Build(cat *mailconf.Catalog) (*Set, error) {
-	b := &builder{
-		cat:   cat,
-		set:   &Set{byApex: map[string]*Zone{}, nodes: map[string]*Node{}, ents: map[string]*Zone{}},
-		names: map[string]map[uint16][]dns.RR{},
-	}
-	if err := b.build(); err != nil {
-		return nil, err
-	}
-	return b.set, nil
-}
-
-type builder struct {
-	cat   *mailconf.Catalog
-	set   *Set
-	names map[string]map[uint16][]dns.RR // owner → type → records, before zone assignment
-}
-
-func (b *builder) build() error {
-	cfg := b.cat.DNS
+	cfg := cat.DNS
 	if len(cfg.Nameservers) == 0 {
-		return fmt.Errorf("%w: no nameservers", ErrBadCatalog)
+		return nil, fmt.Errorf("%w: no nameservers", ErrBadCatalog)
 	}
 	mbox, err := MailboxName(cfg.Hostmaster)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	weight := *cfg.Weight
-	ad := b.cat.Autodiscover
-	ttl := cfg.TTL
-
-	for _, p := range b.cat.Providers {
-		for _, d := range b.cat.DomainsOf(p) {
+	s := &Set{zones: make(map[string]*Zone, cat.NumDomains())}
+	var templates []*template
+	for _, p := range cat.Providers {
+		t := providerTemplate(cat, p, mbox)
+		templates = append(templates, t)
+		for _, d := range cat.DomainsOf(p) {
 			apex := Apex(d, cfg.TCPZones)
-			if _, dup := b.set.byApex[apex]; dup {
-				return fmt.Errorf("%w: domain %s configured twice", ErrBadCatalog, d)
+			if _, dup := s.zones[apex]; dup {
+				return nil, fmt.Errorf("%w: domain %s configured twice", ErrBadCatalog, d)
 			}
-			z := &Zone{Apex: apex, set: b.set}
-			z.soa = &dns.SOA{
-				Hdr:     dns.RR_Header{Name: apex, Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: ttl},
-				Ns:      cfg.Nameservers[0].FQDN(),
-				Mbox:    mbox,
-				Refresh: cfg.Refresh,
-				Retry:   cfg.Retry,
-				Expire:  cfg.Expire,
-				Minttl:  cfg.NegativeTTL,
-			}
-			// RFC 2308 §5: the TTL of the SOA in a negative answer is the minimum of
-			// the SOA's own TTL and its MINIMUM field.
-			z.negSOA = dns.Copy(z.soa).(*dns.SOA)
-			z.negSOA.Hdr.Ttl = min(z.soa.Hdr.Ttl, z.soa.Minttl)
-			b.set.byApex[apex] = z
-			b.set.zones = append(b.set.zones, z)
-
-			// RFC 1034 §4.2.1, RFC 8906 §3.1.1: SOA and NS at every apex.
-			b.add(z.soa)
-			for _, ns := range cfg.Nameservers {
-				b.add(&dns.NS{Hdr: hdr(apex, dns.TypeNS, ttl), Ns: ns.FQDN()})
-			}
-			b.addSRVs(d, p, weight, ttl)
-			if !ad.Host.IsZero() {
-				// MS-OXDSCLI: Outlook builds https://<target>/autodiscover/autodiscover.xml
-				// and ignores the port.
-				b.add(&dns.SRV{Hdr: hdr(mailconf.ServiceAutodiscover.Owner(d), dns.TypeSRV, ttl), Port: ad.Port, Target: ad.Host.FQDN()})
-			}
-			for _, host := range []mailconf.Domain{d.Autoconfig(), d.Autodiscover()} {
-				if cfg.TCPZones {
-					break // outside the zone _tcp.<d>
-				}
-				for _, ip := range cfg.Addresses {
-					b.add(addressRR(host.FQDN(), ip, ttl))
-				}
-			}
+			s.zones[apex] = &Zone{Apex: apex, domain: domainOffset(apex, cfg.TCPZones), t: t}
 		}
 	}
-	// Nameservers named inside a served zone get their addresses there, so the
+	// Name servers named inside a served zone get their addresses there, so the
 	// delegation is not lame (RFC 1034 §4.2.2: glue in the parent, data in the zone).
-	for name, ips := range cfg.NameserverAddresses {
+	// That zone's records differ from its provider's: it gets a template of its own.
+	own := map[*Zone]bool{}
+	for _, name := range slices.SortedFunc(maps.Keys(cfg.NameserverAddresses), func(a, b mailconf.Domain) int { return a.Compare(b) }) {
 		owner := name.FQDN()
-		if b.set.zoneOf(owner) == nil {
+		z, rel := s.find(owner)
+		if z == nil {
 			continue
 		}
-		for _, ip := range ips {
-			b.add(addressRR(owner, ip, ttl))
+		if !own[z] {
+			z.t = z.t.clone()
+			templates = append(templates, z.t)
+			own[z] = true
+		}
+		rel, _ = z.t.domainRelative(rel)
+		for _, ip := range cfg.NameserverAddresses[name] {
+			z.t.add(rel, proto{rr: addressRR("", ip, cfg.TTL)})
 		}
 	}
-	slices.SortFunc(b.set.zones, func(x, y *Zone) int { return strings.Compare(x.Apex, y.Apex) })
-	b.assign()
-	b.set.digest = b.set.computeDigest()
-	return nil
+	for _, t := range templates {
+		t.finish()
+	}
+	for _, t := range templates {
+		s.additional(t)
+	}
+	for _, z := range s.zones {
+		z.shape = z.t.shapeOf(z, own[z])
+	}
+	return s, nil
+}
+
+// domainRelative turns an owner relative to the apex into one relative to the domain.
+func (t *template) domainRelative(rel string) (string, bool) {
+	if !t.tcp {
+		return rel, true
+	}
+	if rel == "" {
+		return "_tcp", true
+	}
+	return rel + "._tcp", true
 }
 
 // Apex returns the apex of the zone that publishes domain d: d itself, or with
-// tcpZones _tcp.<d>, which holds every SRV owner name (RFC 6186 §3, RFC 8314 §5.1) and
-// can be delegated alone.
+// tcpZones _tcp.<d>, which holds every SRV owner name (RFC 6186 §3, RFC 8314 §5.1,
+// RFC 6764 §3) and can be delegated alone.
 func Apex(d mailconf.Domain, tcpZones bool) string {
 	if tcpZones {
 		return "_tcp." + d.FQDN()
@@ -171,246 +152,341 @@ func Apex(d mailconf.Domain, tcpZones bool) string {
 	return d.FQDN()
 }
 
-// addSRVs publishes the provider's servers under one domain.
-func (b *builder) addSRVs(d mailconf.Domain, p *mailconf.Provider, weight uint16, ttl uint32) {
-	// RFC 6186 §3.4: priority is compared across services, so the preferred
-	// incoming server gets the lowest number whatever its protocol; outgoing
-	// servers are numbered the same way among themselves.
-	for _, list := range [][]mailconf.Server{p.Incoming, p.Outgoing} {
-		for i, s := range list {
-			svc := s.SRVService()
-			if svc == "" {
+// domainOffset is where the mail domain starts in an apex.
+func domainOffset(apex string, tcp bool) int {
+	if tcp {
+		return len("_tcp.")
+	}
+	return 0
+}
+
+// additional precomputes the additional-section records of the SRV RRsets of t: the
+// addresses of targets we hold (RFC 2782 urges them). A target under the zone's own
+// domain is found in the template; any other in the zone that holds it, whose
+// records are then copied whole. NS answers stay minimal, as with NSD's
+// minimal-responses: a small NS query cannot draw a large answer.
+func (s *Set) additional(t *template) {
+	for _, n := range t.nodes {
+		n.extra = nil
+		for _, p := range n.rrsets[dns.TypeSRV] {
+			srv := p.rr.(*dns.SRV)
+			var found []proto
+			switch {
+			case srv.Target == ".":
+			case p.perDomain:
+				if t.tcp {
+					break // under <d>, outside the zone _tcp.<d>
+				}
+				rel := strings.TrimSuffix(srv.Target, ".")
+				if tn := t.nodes[rel]; tn != nil {
+					for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
+						for _, ap := range tn.rrsets[typ] {
+							ap.moved, ap.owner = true, rel
+							found = append(found, ap)
+						}
+					}
+				}
+			default:
+				z, rel := s.find(strings.ToLower(srv.Target))
+				if z == nil {
+					break
+				}
+				if tn := z.t.nodes[rel]; tn != nil {
+					for _, typ := range []uint16{dns.TypeA, dns.TypeAAAA} {
+						for _, ap := range tn.rrsets[typ] {
+							found = append(found, proto{rr: z.make(rel, ap), absolute: true})
+						}
+					}
+				}
+			}
+			if len(found) == 0 {
 				continue
 			}
-			b.add(&dns.SRV{
-				Hdr:      hdr(svc.Owner(d), dns.TypeSRV, ttl),
-				Priority: uint16(min(10*i, 65535)),
-				Weight:   weight,
-				Port:     uint16(s.Port),
-				Target:   s.Hostname.For(d).FQDN(),
-			})
-		}
-	}
-	// RFC 6186 §3.4 and RFC 2782: a target of "." says the service is decidedly
-	// not available; clients honour it only when it is the sole record of its set.
-	for _, svc := range p.NotOffered {
-		owner := svc.Owner(d)
-		if len(b.names[owner][dns.TypeSRV]) > 0 {
-			continue // offered after all (the validator rejects this); never mix
-		}
-		b.add(&dns.SRV{Hdr: hdr(owner, dns.TypeSRV, ttl), Target: "."})
-	}
-}
-
-func hdr(name string, t uint16, ttl uint32) dns.RR_Header {
-	return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}
-}
-
-func addressRR(name string, ip netip.Addr, ttl uint32) dns.RR {
-	if ip.Is4() {
-		return &dns.A{Hdr: hdr(name, dns.TypeA, ttl), A: ip.AsSlice()}
-	}
-	return &dns.AAAA{Hdr: hdr(name, dns.TypeAAAA, ttl), AAAA: ip.AsSlice()}
-}
-
-// add appends rr to its RRset, skipping exact duplicates.
-func (b *builder) add(rr dns.RR) {
-	h := rr.Header()
-	h.Name = strings.ToLower(h.Name)
-	types := b.names[h.Name]
-	if types == nil {
-		types = map[uint16][]dns.RR{}
-		b.names[h.Name] = types
-	}
-	for _, have := range types[h.Rrtype] {
-		if dns.IsDuplicate(have, rr) {
-			return
-		}
-	}
-	types[h.Rrtype] = append(types[h.Rrtype], rr)
-}
-
-// assign places every owner in the zone with the longest matching apex, records the
-// empty non-terminals between owners and their apex, and precomputes the
-// additional-section records.
-func (b *builder) assign() {
-	s := b.set
-	for name, types := range b.names {
-		z := s.zoneOf(name)
-		if z == nil {
-			continue // cannot happen: every owner is built under a configured domain
-		}
-		n := &Node{Name: name, Zone: z, rrsets: map[uint16][]dns.RR{}}
-		for t, rrs := range types {
-			if len(rrs) > 0 {
-				n.rrsets[t] = rrs
+			if n.extra == nil {
+				n.extra = map[uint16][]proto{}
 			}
-		}
-		s.nodes[name] = n
-		z.owners = append(z.owners, n)
-	}
-	for name, n := range s.nodes {
-		// RFC 8020: every ancestor of an owner, up to the apex, exists; those without
-		// records are empty non-terminals and answer NODATA, not NXDOMAIN.
-		for off, end := dns.NextLabel(name, 0); !end; off, end = dns.NextLabel(name, off) {
-			anc := name[off:]
-			if anc == n.Zone.Apex || len(anc) < len(n.Zone.Apex) {
-				break
-			}
-			if _, ok := s.nodes[anc]; !ok {
-				s.ents[anc] = n.Zone
-			}
-		}
-	}
-	for _, n := range s.nodes {
-		n.extra = map[uint16][]dns.RR{}
-		// Only SRV answers carry their targets' addresses (RFC 2782 urges it). NS answers
-		// stay minimal, as with NSD's minimal-responses: the addresses of in-zone name
-		// servers are answered when asked for, and a small NS query cannot draw a large
-		// answer from a long name server list.
-		if rrs := n.rrsets[dns.TypeSRV]; len(rrs) > 0 {
-			if x := s.additional(rrs); len(x) > 0 {
-				n.extra[dns.TypeSRV] = x
+			for _, f := range found {
+				if !slices.ContainsFunc(n.extra[dns.TypeSRV], func(have proto) bool { return sameProto(have, f) }) {
+					n.extra[dns.TypeSRV] = append(n.extra[dns.TypeSRV], f)
+				}
 			}
 		}
 	}
 }
 
-// additional returns the addresses of in-zone targets of SRV and NS records
-// (RFC 2782: "urged"; RFC 1035 §3.3.11), only those we hold.
-func (s *Set) additional(rrs []dns.RR) []dns.RR {
-	var out []dns.RR
-	seen := map[string]bool{}
-	for _, rr := range rrs {
-		var target string
-		switch rr := rr.(type) {
-		case *dns.SRV:
-			target = rr.Target
-		case *dns.NS:
-			target = rr.Ns
-		default:
-			continue
-		}
-		target = strings.ToLower(target)
-		if target == "." || seen[target] {
-			continue
-		}
-		seen[target] = true
-		if n, ok := s.nodes[target]; ok {
-			out = append(out, n.rrsets[dns.TypeA]...)
-			out = append(out, n.rrsets[dns.TypeAAAA]...)
-		}
-	}
-	return out
+func sameProto(a, b proto) bool {
+	return a.absolute == b.absolute && a.perDomain == b.perDomain && a.moved == b.moved && a.owner == b.owner && dns.IsDuplicate(a.rr, b.rr)
 }
 
-// zoneOf returns the zone with the longest apex that name is at or below, or nil.
-func (s *Set) zoneOf(name string) *Zone {
+// shapeOf returns the shape of zone z: its own when it holds names its records point
+// to, else the template's shape for the longest suffix of z's domain that is also a
+// suffix of such a name. Zones of one shape compress every answer alike, since the
+// names they share with the records end the same way (RFC 1035 §4.1.4).
+func (t *template) shapeOf(z *Zone, own bool) *Shape {
+	domain := z.Apex[z.domain:]
+	shared := ""
+	for off, end := 0, false; !end; off, end = dns.NextLabel(domain, off) {
+		if t.literal[domain[off:]] {
+			shared = domain[off:]
+			break
+		}
+	}
+	if own || shared == domain {
+		return &Shape{ref: z, Own: true}
+	}
+	if sh := t.shapes[shared]; sh != nil {
+		return sh
+	}
+	// The reference apex: a label no record name holds, then the shared suffix.
+	label := "mailconf-ref"
+	for i := 0; t.literal[label+"."+shared]; i++ {
+		label = fmt.Sprintf("mailconf-ref%d", i)
+	}
+	apex := label + "." + shared
+	if t.tcp {
+		apex = "_tcp." + apex
+	}
+	sh := &Shape{ref: &Zone{Apex: apex, domain: domainOffset(apex, t.tcp), t: t}, Shared: shared}
+	sh.ref.shape = sh
+	t.shapes[shared] = sh
+	return sh
+}
+
+// find returns the zone with the longest apex that name (lowercase, fully qualified)
+// is at or below, and name relative to that apex ("" at the apex); nil outside every
+// zone.
+func (s *Set) find(name string) (*Zone, string) {
 	for off, end := 0, false; !end; off, end = dns.NextLabel(name, off) {
-		if z, ok := s.byApex[name[off:]]; ok {
-			return z
+		if z, ok := s.zones[name[off:]]; ok {
+			if off == 0 {
+				return z, ""
+			}
+			return z, name[:off-1]
 		}
 	}
-	return nil
+	return nil, ""
 }
 
-// SetSerial sets the SOA serial of every zone. Call it once, before the set is
-// shared.
+// SetSerial gives every zone the same serial. For tests and one-off exports.
 func (s *Set) SetSerial(serial uint32) {
 	s.serial = serial
 	for _, z := range s.zones {
-		z.soa.Serial = serial
-		z.negSOA.Serial = serial
+		z.serial = serial
 	}
 }
 
-// Serial returns the SOA serial shared by every zone.
-func (s *Set) Serial() uint32 { return s.serial }
-
-// Digest identifies the records of every zone, the serial left out: two sets with
-// the same digest publish the same data.
-func (s *Set) Digest() [sha256.Size]byte { return s.digest }
-
-func (s *Set) computeDigest() [sha256.Size]byte {
-	h := sha256.New()
+// SetSerials gives each zone its serial: its serial in prev when its records are the
+// same, else next(its serial in prev, or 0 for a new zone). Secondaries then transfer
+// and are notified of the zones that changed only. Call it once, before the set is
+// shared.
+func (s *Set) SetSerials(prev *Set, next func(old uint32) uint32) {
+	first := true
 	for _, z := range s.zones {
-		for _, line := range z.lines(0) {
-			h.Write([]byte(line))
-			h.Write([]byte{'\n'})
+		var old *Zone
+		if prev != nil {
+			old = prev.zones[z.Apex]
+		}
+		switch {
+		case old != nil && old.t.digest == z.t.digest:
+			z.serial = old.serial
+		case old != nil:
+			z.serial = next(old.serial)
+		default:
+			z.serial = next(0)
+		}
+		if first || serialGreater(z.serial, s.serial) {
+			s.serial, first = z.serial, false
 		}
 	}
-	var d [sha256.Size]byte
-	h.Sum(d[:0])
-	return d
 }
 
-// Zone returns the zone whose apex is name (lowercase, fully qualified), or nil.
-func (s *Set) Zone(name string) *Zone { return s.byApex[name] }
+// serialGreater reports whether a > b in RFC 1982 §3.2 serial arithmetic.
+func serialGreater(a, b uint32) bool { return a != b && a-b < 1<<31 }
 
-// Zones returns the zones, sorted by apex.
-func (s *Set) Zones() []*Zone { return slices.Clone(s.zones) }
-
-// Nodes returns every owner name with its zone, in no particular order.
-func (s *Set) Nodes() []*Node {
-	out := make([]*Node, 0, len(s.nodes))
-	for _, n := range s.nodes {
-		out = append(out, n)
+// Changed returns the zones whose serial is not the one they had in prev (all of
+// them when prev is nil), sorted by apex.
+func (s *Set) Changed(prev *Set) []*Zone {
+	var out []*Zone
+	for _, z := range s.Zones() {
+		if prev == nil {
+			out = append(out, z)
+			continue
+		}
+		if old := prev.zones[z.Apex]; old == nil || old.serial != z.serial {
+			out = append(out, z)
+		}
 	}
 	return out
+}
+
+// Serial returns the latest serial of any zone.
+func (s *Set) Serial() uint32 { return s.serial }
+
+// Len returns the number of zones.
+func (s *Set) Len() int { return len(s.zones) }
+
+// Zone returns the zone whose apex is name (lowercase, fully qualified), or nil.
+func (s *Set) Zone(name string) *Zone { return s.zones[name] }
+
+// Zones returns the zones, sorted by apex. The slice is shared: do not modify it.
+func (s *Set) Zones() []*Zone {
+	s.sortOnce.Do(func() {
+		s.sorted = slices.Collect(maps.Values(s.zones))
+		slices.SortFunc(s.sorted, func(x, y *Zone) int { return strings.Compare(x.Apex, y.Apex) })
+	})
+	return s.sorted
 }
 
 // EmptyNonTerminals returns the names that exist only because names below them own
 // records (RFC 8020), each with its zone.
 func (s *Set) EmptyNonTerminals() map[string]*Zone {
-	out := make(map[string]*Zone, len(s.ents))
-	for n, z := range s.ents {
-		out[n] = z
+	out := map[string]*Zone{}
+	for _, z := range s.zones {
+		for rel := range z.t.ents {
+			out[z.name(rel)] = z
+		}
 	}
 	return out
 }
 
-// Types returns the record types the node owns, in ascending order.
-func (n *Node) Types() []uint16 {
-	ts := make([]uint16, 0, len(n.rrsets))
-	for t := range n.rrsets {
-		ts = append(ts, t)
-	}
-	slices.Sort(ts)
-	return ts
-}
-
-// NegativeSOA returns the SOA record that goes in the authority section of NXDOMAIN
-// and NODATA answers, its TTL clamped to the SOA MINIMUM (shared; do not modify).
-func (z *Zone) NegativeSOA() *dns.SOA { return z.negSOA }
-
 // Lookup answers a query for name (lowercase, fully qualified) and qtype in class
 // IN. Zone transfers and other meta-queries are the caller's business.
 func (s *Set) Lookup(name string, qtype uint16) Result {
-	if n, ok := s.nodes[name]; ok {
+	z, rel := s.find(name)
+	if z == nil {
+		return Result{Rcode: dns.RcodeRefused}
+	}
+	return z.lookup(rel, qtype)
+}
+
+// Lookup answers a query for name, which must be at or below the apex.
+func (z *Zone) Lookup(name string, qtype uint16) Result {
+	rel := ""
+	if name != z.Apex {
+		rel = strings.TrimSuffix(name, "."+z.Apex)
+	}
+	return z.lookup(rel, qtype)
+}
+
+func (z *Zone) lookup(rel string, qtype uint16) Result {
+	if n := z.t.nodes[rel]; n != nil {
 		if qtype == dns.TypeANY {
 			// RFC 8482 §4.2: answer ANY with one synthesised HINFO record.
-			return Result{Zone: n.Zone, Answer: []dns.RR{&dns.HINFO{
-				Hdr: hdr(name, dns.TypeHINFO, n.Zone.soa.Hdr.Ttl), Cpu: "RFC8482", Os: "",
+			return Result{Zone: z, Answer: []dns.RR{&dns.HINFO{
+				Hdr: hdr(z.name(rel), dns.TypeHINFO, z.SOA().Hdr.Ttl), Cpu: "RFC8482", Os: "",
 			}}}
 		}
-		if rrs, ok := n.rrsets[qtype]; ok {
-			return Result{Zone: n.Zone, Answer: rrs, Extra: n.extra[qtype]}
+		if ps, ok := n.rrsets[qtype]; ok {
+			return Result{Zone: z, Answer: z.makeAll(rel, ps), Extra: z.makeAll(rel, n.extra[qtype])}
 		}
-		return n.Zone.Negative(dns.RcodeSuccess)
+		return z.Negative(dns.RcodeSuccess)
 	}
-	if z, ok := s.ents[name]; ok {
+	if z.t.ents[rel] {
 		return z.Negative(dns.RcodeSuccess) // RFC 8020
 	}
-	if z := s.zoneOf(name); z != nil {
-		return z.Negative(dns.RcodeNameError)
+	return z.Negative(dns.RcodeNameError)
+}
+
+// name returns the owner name of rel in the zone.
+func (z *Zone) name(rel string) string {
+	if rel == "" {
+		return z.Apex
 	}
-	return Result{Rcode: dns.RcodeRefused}
+	return rel + "." + z.Apex
+}
+
+// make returns the record p of owner rel in this zone.
+func (z *Zone) make(rel string, p proto) dns.RR {
+	if p.absolute {
+		return p.rr
+	}
+	rr := dns.Copy(p.rr)
+	rr.Header().Name = z.name(rel)
+	switch rr := rr.(type) {
+	case *dns.SRV:
+		if p.perDomain {
+			rr.Target += z.Apex[z.domain:]
+		}
+	case *dns.SOA:
+		rr.Serial = z.serial
+	}
+	return rr
+}
+
+// makeAll returns the records of ps, owned by rel unless they were moved.
+func (z *Zone) makeAll(rel string, ps []proto) []dns.RR {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]dns.RR, 0, len(ps))
+	for _, p := range ps {
+		owner := rel
+		if p.moved {
+			owner = p.owner
+		}
+		out = append(out, z.make(owner, p))
+	}
+	return out
+}
+
+// Domain returns the mail domain the zone publishes, fully qualified: the apex, or
+// the apex without its "_tcp." label.
+func (z *Zone) Domain() string { return z.Apex[z.domain:] }
+
+// Serial returns the zone's SOA serial.
+func (z *Zone) Serial() uint32 { return z.serial }
+
+// Shape returns the zone's shape.
+func (z *Zone) Shape() *Shape { return z.shape }
+
+// SOA returns the zone's SOA record.
+func (z *Zone) SOA() *dns.SOA {
+	return z.make("", z.t.nodes[""].rrsets[dns.TypeSOA][0]).(*dns.SOA)
+}
+
+// NegativeSOA returns the SOA record that goes in the authority section of NXDOMAIN
+// and NODATA answers, its TTL clamped to the SOA MINIMUM (RFC 2308 §5).
+func (z *Zone) NegativeSOA() *dns.SOA {
+	soa := z.SOA()
+	soa.Hdr.Ttl = min(soa.Hdr.Ttl, soa.Minttl)
+	return soa
 }
 
 // Negative returns the zone's NODATA (rcode dns.RcodeSuccess) or NXDOMAIN (rcode
 // dns.RcodeNameError) answer: the SOA in the authority section (RFC 2308 §3).
 func (z *Zone) Negative(rcode int) Result {
-	return Result{Rcode: rcode, Zone: z, Ns: []dns.RR{z.negSOA}}
+	return Result{Rcode: rcode, Zone: z, Ns: []dns.RR{z.NegativeSOA()}}
+}
+
+// Owner is a name of a zone that owns records, with their types.
+type Owner struct {
+	Name  string
+	Types []uint16 // ascending
+}
+
+// Owners returns the names of the zone that own records, in canonical order.
+func (z *Zone) Owners() []Owner {
+	out := make([]Owner, 0, len(z.t.order))
+	for _, rel := range z.t.order {
+		n := z.t.nodes[rel]
+		out = append(out, Owner{Name: z.name(rel), Types: slices.Sorted(maps.Keys(n.rrsets))})
+	}
+	return out
+}
+
+// Records returns every record of the zone: the apex first (SOA, then NS), then the
+// other owners in canonical order (RFC 4034 §6.1).
+func (z *Zone) Records() []dns.RR {
+	var out []dns.RR
+	for _, rel := range z.t.order {
+		n := z.t.nodes[rel]
+		for _, typ := range orderTypes(slices.Collect(maps.Keys(n.rrsets))) {
+			for _, p := range n.rrsets[typ] {
+				out = append(out, z.make(rel, p))
+			}
+		}
+	}
+	return out
 }
 
 // Text returns the zone in master-file format (RFC 1035 §5), absolute names, SOA
@@ -418,50 +494,12 @@ func (z *Zone) Negative(rcode int) Result {
 func (z *Zone) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "; zone %s, generated by mailconf\n", z.Apex)
-	for _, line := range z.lines(z.soa.Serial) {
-		b.WriteString(line)
+	for _, rr := range z.Records() {
+		b.WriteString(rr.String())
 		b.WriteByte('\n')
 	}
 	return b.String()
 }
-
-// lines returns the zone's records as text, in the order of Records; serial
-// overrides the SOA serial.
-func (z *Zone) lines(serial uint32) []string {
-	var out []string
-	for _, rr := range z.Records() {
-		if soa, ok := rr.(*dns.SOA); ok {
-			c := *soa
-			c.Serial = serial
-			rr = &c
-		}
-		out = append(out, rr.String())
-	}
-	return out
-}
-
-// Records returns every record of the zone: the apex first (SOA, then NS), then the
-// other owners in canonical order (RFC 4034 §6.1). The records are shared: callers
-// must not modify them.
-func (z *Zone) Records() []dns.RR {
-	owners := slices.Clone(z.owners)
-	slices.SortFunc(owners, func(x, y *Node) int {
-		if x.Name == z.Apex || y.Name == z.Apex {
-			return boolCompare(y.Name == z.Apex, x.Name == z.Apex)
-		}
-		return compareNames(x.Name, y.Name)
-	})
-	var out []dns.RR
-	for _, n := range owners {
-		for _, t := range orderTypes(n.Types()) {
-			out = append(out, n.rrsets[t]...)
-		}
-	}
-	return out
-}
-
-// SOA returns the zone's SOA record (shared; do not modify).
-func (z *Zone) SOA() *dns.SOA { return z.soa }
 
 // orderTypes puts SOA first and NS second, the rest in numeric order.
 func orderTypes(ts []uint16) []uint16 {

@@ -1,6 +1,7 @@
 package zone
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -246,16 +247,47 @@ func TestMailboxName(t *testing.T) {
 	}
 }
 
-func TestDigest(t *testing.T) {
-	a, b := build(t, testCatalog(t)), build(t, testCatalog(t))
-	b.SetSerial(7)
-	if a.Digest() != b.Digest() {
-		t.Error("same records, different serial: digests differ")
+// TestSerials: a zone keeps its serial while its records stay the same, and gets the
+// next one when they change; only the changed zones are reported.
+func TestSerials(t *testing.T) {
+	first := build(t, testCatalog(t))
+	same, err := Build(testCatalog(t))
+	if err != nil {
+		t.Fatal(err)
 	}
-	def, _ := mailconf.Default()
-	if a.Digest() == build(t, def).Digest() {
-		t.Error("different records, same digest")
+	calls := 0
+	same.SetSerials(first, func(old uint32) uint32 { calls++; return old + 1 })
+	if calls != 0 || same.Serial() != first.Serial() || len(same.Changed(first)) != 0 {
+		t.Errorf("same records: %d new serials, serial %d, changed %d", calls, same.Serial(), len(same.Changed(first)))
 	}
+	changed, err := mailconf.Parse("../testdata/test.yaml", []byte(strings.Replace(readFile(t, "../testdata/test.yaml"), "port: 993", "port: 9993", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := Build(changed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.SetSerials(first, func(old uint32) uint32 { return old + 1 })
+	var apexes []string
+	for _, z := range next.Changed(first) {
+		apexes = append(apexes, z.Apex)
+		if z.Serial() != first.Zone(z.Apex).Serial()+1 {
+			t.Errorf("%s: serial %d", z.Apex, z.Serial())
+		}
+	}
+	if len(apexes) == 0 || len(apexes) == next.Len() {
+		t.Errorf("changed zones %v of %d: want those of the changed provider only", apexes, next.Len())
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // TestNameserverAddresses checks that a nameserver named inside a served zone gets its
@@ -356,4 +388,140 @@ _submissions._tcp.qq.com. 3600 IN SRV 0 1 465 smtp.qq.com.
 	if len(s.EmptyNonTerminals()) != 0 {
 		t.Errorf("empty non-terminals %v: _tcp.<d> is an apex now", s.EmptyNonTerminals())
 	}
+}
+
+// shapesCatalog loads the shapes test catalog with its file source read.
+func shapesCatalog(t *testing.T, tcp bool) *mailconf.Catalog {
+	t.Helper()
+	data := readFile(t, "../testdata/shapes.yaml")
+	if tcp {
+		data += "  tcp_zones: true\n"
+	}
+	cat, err := mailconf.Parse("../testdata/shapes.yaml", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []mailconf.Domain
+	for _, line := range strings.Split(readFile(t, "../testdata/shapes-domains.txt"), "\n") {
+		if line != "" && !strings.HasPrefix(line, "#") {
+			ds = append(ds, mustDomain(t, line))
+		}
+	}
+	cat, err = cat.WithSourcedDomains(map[mailconf.Domain][]mailconf.Domain{mustDomain(t, "hoster.example"): ds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
+func mustDomain(t *testing.T, s string) mailconf.Domain {
+	t.Helper()
+	d, err := mailconf.ParseDomain(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestShapes: zones of one provider share a shape when their domains end alike with
+// respect to the names the records hold; a zone that holds such a name, or name
+// server addresses, has a shape of its own.
+func TestShapes(t *testing.T) {
+	s := build(t, shapesCatalog(t, false))
+	same := [][]string{
+		{"a.com.", "b.com.", "customer.com.", "mail.qq.com."}, // share com. with dav.hoster.com
+		{"shop.net.", "x.net."},                               // net. with pop.hoster.net and ns2.dns.net
+		{"y.org.", "deep.sub.customer.org."},                  // nothing
+	}
+	seen := map[*Shape]bool{}
+	for _, group := range same {
+		sh := s.Zone(group[0]).Shape()
+		if sh.Own || seen[sh] {
+			t.Errorf("%s: shape %+v shared with another group", group[0], sh)
+		}
+		seen[sh] = true
+		for _, apex := range group[1:] {
+			if s.Zone(apex).Shape() != sh {
+				t.Errorf("%s and %s have different shapes", group[0], apex)
+			}
+		}
+		if ref := sh.Reference(); s.Zone(ref.Apex) != nil || !strings.HasSuffix(ref.Apex, sh.Shared) {
+			t.Errorf("reference apex %s for shared suffix %q", ref.Apex, sh.Shared)
+		}
+	}
+	for _, apex := range []string{"hoster.example.", "hoster.net.", "qq.com."} {
+		if sh := s.Zone(apex).Shape(); !sh.Own || sh.Reference() != s.Zone(apex) {
+			t.Errorf("%s: shape %+v, want its own", apex, sh)
+		}
+	}
+	if sh := s.Zone("under.hoster.example.").Shape(); sh.Own || sh.Shared != "hoster.example." {
+		t.Errorf("under.hoster.example: shape %+v", sh)
+	}
+}
+
+// TestServiceRecords: a provider's calendars, contacts and MTA-STS policy are
+// published (RFC 6764 §3, §4; RFC 8461 §3.1; RFC 8460 §3), per-domain host names are
+// filled in, and with _tcp zones only what lies under _tcp.<d> is.
+func TestServiceRecords(t *testing.T) {
+	check := func(s *Set, apex, want string) {
+		t.Helper()
+		got := rrLines(t, s.Zone(apex).Text())
+		if w := rrLines(t, want); !slices.Equal(got, w) {
+			t.Errorf("zone %s:\ngot\n%s\nwant\n%s", apex, strings.Join(got, "\n"), strings.Join(w, "\n"))
+		}
+	}
+	check(build(t, shapesCatalog(t, false)), "a.com.", `
+a.com.                    3600 IN SOA  ns1.hoster.example. hostmaster.hoster.example. 2026010101 3600 900 1209600 300
+a.com.                    3600 IN NS   ns1.hoster.example.
+a.com.                    3600 IN NS   ns2.dns.net.
+_mta-sts.a.com.           3600 IN TXT  "v=STSv1; id=E2ATUPSQOQCWAYUWQIOKNY37L3TO2EVU"
+_autodiscover._tcp.a.com. 3600 IN SRV  0 0 443 autodiscover.hoster.example.
+_caldav._tcp.a.com.       3600 IN SRV  0 0 0 .
+_caldavs._tcp.a.com.      3600 IN TXT  "path=/dav/"
+_caldavs._tcp.a.com.      3600 IN SRV  0 1 443 dav.hoster.net.
+_carddav._tcp.a.com.      3600 IN TXT  "path=/card/"
+_carddav._tcp.a.com.      3600 IN SRV  0 1 8080 dav.hoster.com.
+_carddavs._tcp.a.com.     3600 IN SRV  0 0 0 .
+_imaps._tcp.a.com.        3600 IN SRV  0 1 993 imap.a.com.
+_pop3s._tcp.a.com.        3600 IN SRV  10 1 995 pop.hoster.net.
+_submission._tcp.a.com.   3600 IN SRV  10 1 587 smtp.hoster.net.
+_submissions._tcp.a.com.  3600 IN SRV  0 1 465 a.com.
+_smtp._tls.a.com.         3600 IN TXT  "v=TLSRPTv1; rua=mailto:tlsrpt@hoster.example"
+autoconfig.a.com.         3600 IN A    192.0.2.53
+autoconfig.a.com.         3600 IN AAAA 2001:db8::53
+autodiscover.a.com.       3600 IN A    192.0.2.53
+autodiscover.a.com.       3600 IN AAAA 2001:db8::53
+mta-sts.a.com.            3600 IN A    192.0.2.53
+mta-sts.a.com.            3600 IN AAAA 2001:db8::53
+`)
+	check(build(t, shapesCatalog(t, true)), "_tcp.a.com.", `
+_tcp.a.com.               3600 IN SOA  ns1.hoster.example. hostmaster.hoster.example. 2026010101 3600 900 1209600 300
+_tcp.a.com.               3600 IN NS   ns1.hoster.example.
+_tcp.a.com.               3600 IN NS   ns2.dns.net.
+_autodiscover._tcp.a.com. 3600 IN SRV  0 0 443 autodiscover.hoster.example.
+_caldav._tcp.a.com.       3600 IN SRV  0 0 0 .
+_caldavs._tcp.a.com.      3600 IN TXT  "path=/dav/"
+_caldavs._tcp.a.com.      3600 IN SRV  0 1 443 dav.hoster.net.
+_carddav._tcp.a.com.      3600 IN TXT  "path=/card/"
+_carddav._tcp.a.com.      3600 IN SRV  0 1 8080 dav.hoster.com.
+_carddavs._tcp.a.com.     3600 IN SRV  0 0 0 .
+_imaps._tcp.a.com.        3600 IN SRV  0 1 993 imap.a.com.
+_pop3s._tcp.a.com.        3600 IN SRV  10 1 995 pop.hoster.net.
+_submission._tcp.a.com.   3600 IN SRV  10 1 587 smtp.hoster.net.
+_submissions._tcp.a.com.  3600 IN SRV  0 1 465 a.com.
+`)
+	// The policy's id is the one the policy file has.
+	cat := shapesCatalog(t, false)
+	p, _ := cat.Lookup(mustDomain(t, "a.com"))
+	if !strings.Contains(answerText(build(t, cat).Lookup("_mta-sts.a.com.", dns.TypeTXT)), p.MTASTS.ID()) {
+		t.Error("the _mta-sts record does not carry the policy's id")
+	}
+}
+
+func answerText(r Result) string {
+	var b strings.Builder
+	for _, rr := range r.Answer {
+		b.WriteString(rr.String())
+	}
+	return b.String()
 }
