@@ -450,9 +450,13 @@ func TestFastPathEveryName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	catalogs := map[string][]byte{"shapes": data, "shapes tcp zones": append(slices.Clone(data), "  tcp_zones: true\n"...)}
+	catalogs := map[string][]byte{"shapes": data, "shapes tcp zones": append(slices.Clone(data), "  tcp_zones: true\n"...), "shapes prepared on first use": data}
 	for name, data := range catalogs {
 		t.Run(name, func(t *testing.T) {
+			if name == "shapes prepared on first use" {
+				defer func(n int) { eagerShapes = n }(eagerShapes)
+				eagerShapes = 0
+			}
 			cat, err := mailconf.Parse("testdata/shapes.yaml", data)
 			if err != nil {
 				t.Fatal(err)

@@ -3,6 +3,7 @@ package dnssrv
 import (
 	"bytes"
 	"fmt"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -84,9 +85,33 @@ type nameInfo struct {
 
 // fastZone is a served zone to the fast path.
 type fastZone struct {
-	shape  *shapeTable
+	shape  *lazyShape
 	serial uint32
 }
+
+// lazyShape is a shape's table, prepared when it is first needed: ten thousand
+// providers have twenty thousand shapes, most of which are seldom asked.
+type lazyShape struct {
+	once  sync.Once
+	a     *answers
+	shape *zone.Shape
+	table *shapeTable // nil when it could not be prepared: the general path answers
+	err   error
+}
+
+// get returns the shape's table, preparing it on first use.
+func (l *lazyShape) get() *shapeTable {
+	l.once.Do(func() {
+		l.table, l.err = prepareShape(l.a, l.shape)
+		l.a, l.shape = nil, nil
+	})
+	return l.table
+}
+
+// eagerShapes is how many shapes are prepared when the configuration loads, so that
+// any configuration of ordinary size is checked whole then, and answers its first
+// queries at full speed. A variable for tests.
+var eagerShapes = 256
 
 // fastTable is the fast path's immutable lookup table.
 type fastTable struct {
@@ -129,14 +154,16 @@ func buildFastTable(a *answers) (*fastTable, error) {
 			return nil, err
 		}
 	}
-	shapes := map[*zone.Shape]*shapeTable{}
+	shapes := map[*zone.Shape]*lazyShape{}
 	var buf [maxName]byte
 	for _, z := range a.zones.Zones() {
 		sh := shapes[z.Shape()]
 		if sh == nil {
-			var err error
-			if sh, err = prepareShape(a, z.Shape()); err != nil {
-				return nil, err
+			sh = &lazyShape{a: a, shape: z.Shape()}
+			if len(shapes) < eagerShapes {
+				if sh.get(); sh.err != nil {
+					return nil, sh.err
+				}
 			}
 			shapes[z.Shape()] = sh
 		}
@@ -612,7 +639,10 @@ func (t *fastTable) lookup(name, key []byte, edns int) hit {
 		}
 		off += 1 + l
 	}
-	sh := z.shape
+	sh := z.shape.get()
+	if sh == nil {
+		return hit{}
+	}
 	h := hit{serial: z.serial, rel: off, unique: sh.unique}
 	if sh.unique > 0 {
 		h.domain = name[off+sh.prefix : len(name)-sh.shared]
