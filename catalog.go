@@ -132,7 +132,7 @@ func (p *Provider) CheckDomain(d Domain) error {
 	if n := len(d.name); len(longestOwner)+n > maxDomainLen {
 		return fmt.Errorf("%w: %s: %d characters, too long to publish %s<domain> in DNS (at most %d)", ErrBadDomain, d, n, longestOwner, maxDomainLen-len(longestOwner))
 	}
-	for _, s := range p.Servers() {
+	for s := range p.Servers() {
 		if s.Hostname.PerDomain() && len(s.Hostname.Prefix())+len(d.name) > maxDomainLen {
 			return fmt.Errorf("%w: %s makes %s%s, longer than %d characters", ErrBadDomain, s.Hostname, s.Hostname.Prefix(), d, maxDomainLen)
 		}

@@ -44,7 +44,7 @@ func (v *validator) ispdbEntries(path, file string) []entry {
 			sub.add("", "%v", err)
 			continue
 		}
-		out = append(out, entry{p: p, v: sub, path: "", name: f})
+		out = append(out, entry{p: &p, v: sub, path: "", name: f})
 	}
 	return out
 }

@@ -5,6 +5,7 @@ package mailconf
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -117,11 +118,18 @@ func (p *Provider) PreferredIncoming() *Server {
 	return &p.Incoming[0]
 }
 
-// Servers returns the incoming servers, then the outgoing ones, each in preference order.
-func (p *Provider) Servers() []Server {
-	out := make([]Server, 0, len(p.Incoming)+len(p.Outgoing))
-	out = append(out, p.Incoming...)
-	return append(out, p.Outgoing...)
+// Servers yields the incoming servers, then the outgoing ones, each in preference
+// order.
+func (p *Provider) Servers() iter.Seq[*Server] {
+	return func(yield func(*Server) bool) {
+		for _, list := range [][]Server{p.Incoming, p.Outgoing} {
+			for i := range list {
+				if !yield(&list[i]) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // AuthMethods are the login methods of a server, most preferred first.

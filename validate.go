@@ -18,6 +18,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mailconf/mailconf/internal/parallel"
 )
 
 // validator decodes and checks one configuration file, collecting every problem with
@@ -494,7 +496,7 @@ func yamlKey(f reflect.StructField) string {
 // entry is a provider to check: from the configuration file, an included file or an
 // ISPDB file, with the validator that reports its problems and its path there.
 type entry struct {
-	p    Provider
+	p    *Provider
 	v    *validator
 	path string // its field path in v's file: "providers[2]", or "" for a file of its own
 	name string // how messages about other providers name it
@@ -509,10 +511,10 @@ func (v *validator) entries(cfg *Config) []entry {
 		v.add("", "%v", err)
 		return nil
 	}
-	var out []entry
+	out := make([]entry, 0, len(cfg.Providers))
 	for i := range cfg.Providers {
-		path := fmt.Sprintf("providers[%d]", i)
-		p := cfg.Providers[i]
+		path := "providers[" + strconv.Itoa(i) + "]"
+		p := &cfg.Providers[i]
 		switch {
 		case p.Builtin != "":
 			b, ok := builtins[p.Builtin]
@@ -520,12 +522,13 @@ func (v *validator) entries(cfg *Config) []entry {
 				v.add(join(path, "builtin"), "no built-in provider %q (built in: %s)", p.Builtin, strings.Join(slices.Sorted(maps.Keys(builtins)), ", "))
 				continue
 			}
-			if !reflect.DeepEqual(p, Provider{Builtin: p.Builtin}) {
+			if !reflect.DeepEqual(*p, Provider{Builtin: p.Builtin}) {
 				v.add(path, "an entry with builtin takes that provider as it is; it cannot also set other keys")
 			}
-			out = append(out, entry{p: cloneProvider(b), v: v, path: path, name: path})
+			c := cloneProvider(b)
+			out = append(out, entry{p: &c, v: v, path: path, name: path})
 		case p.ISPDB != "":
-			if !reflect.DeepEqual(p, Provider{ISPDB: p.ISPDB}) {
+			if !reflect.DeepEqual(*p, Provider{ISPDB: p.ISPDB}) {
 				v.add(path, "an entry with ispdb takes the providers of those files as they are; it cannot also set other keys")
 			}
 			out = append(out, v.ispdbEntries(join(path, "ispdb"), v.relative(p.ISPDB))...)
@@ -579,7 +582,7 @@ func (v *validator) includedEntry(path, file string) (entry, bool) {
 		sub.add("", "an included file describes a provider itself; builtin and ispdb go in the main configuration")
 		return entry{}, false
 	}
-	return entry{p: p, v: sub, path: "", name: file}, true
+	return entry{p: &p, v: sub, path: "", name: file}, true
 }
 
 // check validates the decoded configuration as a whole, fills in defaults, and builds
@@ -590,12 +593,22 @@ func (v *validator) check(cfg *Config) *Catalog {
 	if len(entries) == 0 && v.errorCount() == 0 {
 		v.add("providers", "list at least one provider")
 	}
+	// Each provider is checked on its own, on every processor, into a validator of its
+	// own; then, in order, its problems are kept and it is compared with the others.
+	checked := make([]*validator, len(entries))
+	_ = parallel.For(len(entries), func(i int) error {
+		e := &entries[i]
+		c := &validator{file: e.v.file, root: e.v.root, lines: e.v.lines, failed: e.v.failed}
+		c.checkProvider(e.p, e.path)
+		checked[i] = c
+		return nil
+	})
 	ids := map[Domain]string{}     // id -> the provider that has it first
 	domains := map[Domain]string{} // domain -> the provider claiming it
 	for i := range entries {
 		e := &entries[i]
-		p := &e.p
-		e.v.checkProvider(p, e.path)
+		p := e.p
+		e.v.problems = append(e.v.problems, checked[i].problems...)
 		if !p.ID.IsZero() {
 			if first, dup := ids[p.ID]; dup {
 				e.v.add(join(e.path, "id"), "id %q is already used by %s", p.ID, first)
@@ -613,9 +626,7 @@ func (v *validator) check(cfg *Config) *Catalog {
 			}
 			domains[d] = e.name
 		}
-		// A copy: the entry holds its validator, and that the whole YAML tree.
-		prov := *p
-		cat.Providers = append(cat.Providers, &prov)
+		cat.Providers = append(cat.Providers, p)
 	}
 	v.checkAutodiscover(&cfg.Autodiscover)
 	v.checkProfile(&cfg.Profile)
@@ -739,7 +750,7 @@ func (v *validator) checkServers(p *Provider, path string) {
 		v.checkServer(s, sp)
 	}
 	// A per-domain hostname must be a valid name under every domain (RFC 1035 §2.3.4).
-	for _, s := range p.Servers() {
+	for s := range p.Servers() {
 		if !s.Hostname.PerDomain() {
 			continue
 		}
@@ -884,7 +895,7 @@ func (v *validator) dir() string {
 // checkNotOffered checks that a service marked as not offered is not offered after all.
 func (v *validator) checkNotOffered(p *Provider, path string) {
 	for j, svc := range p.NotOffered {
-		for _, s := range p.Servers() {
+		for s := range p.Servers() {
 			if s.SRVService() == svc {
 				v.add(join(path, fmt.Sprintf("not_offered[%d]", j)), "%s is offered by %s:%d; it cannot also be marked as not offered", svc, s.Hostname, s.Port)
 			}

@@ -39,7 +39,7 @@ func (v *validator) checkDAV(list []DAVService, path string) {
 // OAuth2 method needs a client that knows the provider, by this block or built in.
 func (v *validator) checkOAuth2(p *Provider, path string) {
 	usesOAuth2 := false
-	for _, s := range p.Servers() {
+	for s := range p.Servers() {
 		for _, m := range s.Authentication {
 			usesOAuth2 = usesOAuth2 || m == AuthOAuth2
 		}

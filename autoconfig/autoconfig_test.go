@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/httpserver"
 	"github.com/mailconf/mailconf/internal/clientrules"
+	"github.com/mailconf/mailconf/internal/parallel"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -570,5 +572,39 @@ providers:
 	}
 	if len(etags) != 2 {
 		t.Errorf("ETags %v: one per domain wanted", etags)
+	}
+}
+
+// TestDocumentsOnFirstUse: with no document prepared before use, every domain's
+// answer is the same as with all prepared when the catalog loads.
+func TestDocumentsOnFirstUse(t *testing.T) {
+	cat := loadTestCatalog(t)
+	eager, err := New(cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(n int) { parallel.Eager = n }(parallel.Eager)
+	parallel.Eager = 0
+	lazy, err := New(cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(h *Handler, domain string) string {
+		srv := httptest.NewServer(httpserver.New(httpserver.Options{}, h))
+		defer srv.Close()
+		req, _ := http.NewRequest("GET", srv.URL+PathConfig, nil)
+		req.Host = "autoconfig." + domain
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Sprint(resp.StatusCode, resp.Header.Get("ETag"), string(b))
+	}
+	for _, d := range cat.Domains() {
+		if want, got := get(eager, d.String()), get(lazy, d.String()); got != want || !strings.HasPrefix(want, "200") {
+			t.Errorf("%s: prepared on first use %q, at load %q", d, got, want)
+		}
 	}
 }

@@ -37,7 +37,7 @@ func perDomain(p *mailconf.Provider) bool {
 	if len(p.DomainsFrom) > 0 {
 		return true
 	}
-	for _, s := range p.Servers() {
+	for s := range p.Servers() {
 		if s.Hostname.PerDomain() {
 			return true
 		}

@@ -40,10 +40,11 @@ type Handler struct {
 	current atomic.Pointer[documentSet]
 }
 
-// documentSet is the catalog and every provider's prepared document.
+// documentSet is the catalog and every provider's document, prepared when the catalog
+// loads (past the first parallel.Eager providers, on first use).
 type documentSet struct {
 	cat  *mailconf.Catalog
-	docs map[*mailconf.Provider]*document
+	docs map[*mailconf.Provider]*parallel.Lazy[*document]
 }
 
 // New prepares the documents of every provider in cat.
@@ -69,15 +70,11 @@ func (h *Handler) Update(cat *mailconf.Catalog) error {
 // Prepare builds the documents for a new catalog and returns the function that switches
 // to them, so a server can prepare every protocol before switching any.
 func (h *Handler) Prepare(cat *mailconf.Catalog) (commit func(), err error) {
-	docs := make([]*document, len(cat.Providers))
-	err = parallel.For(len(docs), func(i int) (err error) {
-		docs[i], err = newDocument(cat.Providers[i])
-		return err
-	})
+	docs, err := parallel.Prepare(len(cat.Providers), func(i int) (*document, error) { return newDocument(cat.Providers[i]) })
 	if err != nil {
 		return nil, err
 	}
-	set := &documentSet{cat: cat, docs: make(map[*mailconf.Provider]*document, len(cat.Providers))}
+	set := &documentSet{cat: cat, docs: make(map[*mailconf.Provider]*parallel.Lazy[*document], len(cat.Providers))}
 	for i, p := range cat.Providers {
 		set.docs[p] = docs[i]
 	}
@@ -101,13 +98,17 @@ func (h *Handler) Routes() []httpserver.Route {
 // ServeConfig answers one autoconfig request.
 func (h *Handler) ServeConfig(c echo.Context) error {
 	set := h.current.Load()
-	domain, doc, ok := set.resolve(c)
+	domain, lazyDoc, ok := set.resolve(c)
 	hdr := c.Response().Header()
 	hdr["X-Content-Type-Options"] = noSniff
 	if !ok {
 		// Clients move on to their next source on 404 (docs/clients.md, autoconfig).
 		hdr["Cache-Control"] = cacheControl
 		return c.Blob(http.StatusNotFound, "text/plain; charset=utf-8", notFoundBody)
+	}
+	doc, err := lazyDoc.Get()
+	if err != nil {
+		return err // cannot happen: the validated model always renders
 	}
 	httpserver.NoteDomain(c, domain, doc.providerID)
 	body, etag := doc.body, doc.etag
@@ -130,7 +131,7 @@ func (h *Handler) ServeConfig(c echo.Context) error {
 	if c.Request().Method == http.MethodHead {
 		return nil
 	}
-	_, err := c.Response().Write(body)
+	_, err = c.Response().Write(body)
 	return err
 }
 
@@ -138,8 +139,8 @@ func (h *Handler) ServeConfig(c echo.Context) error {
 // the path element; elsewhere it is the emailaddress parameter's domain when that is
 // valid and configured (MX-derived lookups arrive on another host), else the Host
 // header, bare or under autoconfig.
-func (s *documentSet) resolve(c echo.Context) (mailconf.Domain, *document, bool) {
-	find := func(name string) (mailconf.Domain, *document, bool) {
+func (s *documentSet) resolve(c echo.Context) (mailconf.Domain, *parallel.Lazy[*document], bool) {
+	find := func(name string) (mailconf.Domain, *parallel.Lazy[*document], bool) {
 		d, p, ok := s.cat.LookupName(name)
 		if !ok {
 			return d, nil, false

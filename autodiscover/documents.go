@@ -17,8 +17,9 @@ import (
 // documents are the answers prepared for one catalog. They are immutable.
 type documents struct {
 	cat *mailconf.Catalog
-	// success is the 2006a settings document of each provider.
-	success map[*mailconf.Provider]template
+	// success is the 2006a settings document of each provider (past the first
+	// parallel.Eager, prepared on first use).
+	success map[*mailconf.Provider]*parallel.Lazy[template]
 	// v2 is the Autodiscover V2 answer when autodiscover.url is set; without it the
 	// answer names autodiscover.<domain> and is v2Prefix, the domain, v2Suffix.
 	v2, v2Prefix, v2Suffix []byte
@@ -58,19 +59,19 @@ func prepare(cat *mailconf.Catalog) (*documents, error) {
 	}
 	d := &documents{
 		cat:               cat,
-		success:           make(map[*mailconf.Provider]template, len(cat.Providers)),
+		success:           make(map[*mailconf.Provider]*parallel.Lazy[template], len(cat.Providers)),
 		imapForMobilesync: cat.Autodiscover.MobilesyncAnswer == "imap",
 	}
 	if u := cat.Autodiscover.URL; u != nil {
 		d.url, d.urlHost, d.urlPath = u.String(), cat.Autodiscover.Host, u.Path
 	}
-	success := make([]template, len(cat.Providers))
-	err := parallel.For(len(success), func(i int) (err error) {
+	success, err := parallel.Prepare(len(cat.Providers), func(i int) (template, error) {
 		p := cat.Providers[i]
-		if success[i], err = settingsDocument(p, cat.Autodiscover.TTL); err != nil {
-			return fmt.Errorf("%w: provider %s: %w", ErrPrepare, p.ID, err)
+		t, err := settingsDocument(p, cat.Autodiscover.TTL)
+		if err != nil {
+			return t, fmt.Errorf("%w: provider %s: %w", ErrPrepare, p.ID, err)
 		}
-		return nil
+		return t, nil
 	})
 	if err != nil {
 		return nil, err
@@ -279,7 +280,7 @@ func settingsDocument(p *mailconf.Provider, ttl int) (template, error) {
 	if len(p.Incoming) == 0 || len(p.Outgoing) == 0 {
 		return nil, fmt.Errorf("provider lists no incoming or no outgoing server")
 	}
-	for _, s := range p.Servers() {
+	for s := range p.Servers() {
 		pr := acct.CreateElement("Protocol")
 		typ, err := protocolType(s.Type)
 		if err != nil {

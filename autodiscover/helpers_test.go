@@ -19,6 +19,7 @@ import (
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/httpserver"
 	"github.com/mailconf/mailconf/internal/clientrules"
+	"github.com/mailconf/mailconf/internal/parallel"
 )
 
 // Deterministic Time and Id attributes for tests and golden files.
@@ -334,4 +335,22 @@ func expandUsername(pattern string, a mailconf.Address) string {
 		mailconf.PlaceholderLocalPart, a.LocalPart,
 		mailconf.PlaceholderDomain, a.Domain.String(),
 	).Replace(pattern)
+}
+
+// TestDocumentsOnFirstUse: with no document prepared before use, every provider's
+// answer is the same as with all prepared when the catalog loads.
+func TestDocumentsOnFirstUse(t *testing.T) {
+	cat := testCatalog(t)
+	eager := startServer(t, newTestHandler(t, cat))
+	defer func(n int) { parallel.Eager = n }(parallel.Eager)
+	parallel.Eager = 0
+	lazy := startServer(t, newTestHandler(t, cat))
+	for _, p := range cat.Providers {
+		req := autodiscoverRequest("someone@" + p.Domains[0].String())
+		_, want := eager.do(t, "POST", PathXML, "text/xml", req)
+		_, got := lazy.do(t, "POST", PathXML, "text/xml", req)
+		if errorOf(t, want) != "" || string(got) != string(want) {
+			t.Errorf("%s: prepared on first use:\n%s\nprepared at load:\n%s", p.ID, got, want)
+		}
+	}
 }

@@ -66,7 +66,13 @@ func (h *Handler) answer(c echo.Context, d *documents, req request) (template, m
 	if !known {
 		return d.addressNotFound, addr
 	}
-	return d.success[p], addr
+	t, err := d.success[p].Get()
+	if err != nil {
+		// Cannot happen: the validated model always renders. Outlook then moves on.
+		httpserver.NoteReason(c, "document not prepared")
+		return d.addressNotFound, addr
+	}
+	return t, addr
 }
 
 // identify returns the address a request asks about. LegacyDN wins over EMailAddress

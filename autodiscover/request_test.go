@@ -80,7 +80,11 @@ func TestRenderAllocs(t *testing.T) {
 	p, _ := d.cat.Lookup(addr.Domain)
 	s := new(scratch)
 	f := &fill{addr: addr, time: fixedTime, id: fixedID}
-	for _, tmpl := range []template{d.success[p], d.invalidRequest, d.mobilesync601} {
+	success, err := d.success[p].Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tmpl := range []template{success, d.invalidRequest, d.mobilesync601} {
 		tmpl.render(s, f)
 		if n := testing.AllocsPerRun(100, func() { s.out = s.out[:0]; tmpl.render(s, f) }); n != 0 {
 			t.Errorf("%v allocations per render, want 0", n)

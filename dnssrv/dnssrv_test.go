@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/mailconf/mailconf/internal/parallel"
 	"github.com/mailconf/mailconf/internal/sources"
 	"io"
 	"net"
@@ -454,8 +455,8 @@ func TestFastPathEveryName(t *testing.T) {
 	for name, data := range catalogs {
 		t.Run(name, func(t *testing.T) {
 			if name == "shapes prepared on first use" {
-				defer func(n int) { eagerShapes = n }(eagerShapes)
-				eagerShapes = 0
+				defer func(n int) { parallel.Eager = n }(parallel.Eager)
+				parallel.Eager = 0
 			}
 			cat, err := mailconf.Parse("testdata/shapes.yaml", data)
 			if err != nil {

@@ -3,11 +3,11 @@ package dnssrv
 import (
 	"bytes"
 	"fmt"
-	"sync"
 
 	"github.com/miekg/dns"
 
 	"github.com/mailconf/mailconf/dnssrv/zone"
+	"github.com/mailconf/mailconf/internal/parallel"
 )
 
 // The fast path answers the common UDP queries from responses packed when the
@@ -83,35 +83,13 @@ type nameInfo struct {
 	exists bool // an owner or an empty non-terminal (RFC 8020): NODATA
 }
 
-// fastZone is a served zone to the fast path.
+// fastZone is a served zone to the fast path. Its shape's table is prepared when the
+// configuration loads for the first parallel.Eager shapes, else on first use: ten
+// thousand providers have twenty thousand shapes, most of which are seldom asked.
 type fastZone struct {
-	shape  *lazyShape
+	shape  *parallel.Lazy[*shapeTable]
 	serial uint32
 }
-
-// lazyShape is a shape's table, prepared when it is first needed: ten thousand
-// providers have twenty thousand shapes, most of which are seldom asked.
-type lazyShape struct {
-	once  sync.Once
-	a     *answers
-	shape *zone.Shape
-	table *shapeTable // nil when it could not be prepared: the general path answers
-	err   error
-}
-
-// get returns the shape's table, preparing it on first use.
-func (l *lazyShape) get() *shapeTable {
-	l.once.Do(func() {
-		l.table, l.err = prepareShape(l.a, l.shape)
-		l.a, l.shape = nil, nil
-	})
-	return l.table
-}
-
-// eagerShapes is how many shapes are prepared when the configuration loads, so that
-// any configuration of ordinary size is checked whole then, and answers its first
-// queries at full speed. A variable for tests.
-var eagerShapes = 256
 
 // fastTable is the fast path's immutable lookup table.
 type fastTable struct {
@@ -154,18 +132,19 @@ func buildFastTable(a *answers) (*fastTable, error) {
 			return nil, err
 		}
 	}
-	shapes := map[*zone.Shape]*lazyShape{}
+	shapes := map[*zone.Shape]*parallel.Lazy[*shapeTable]{}
 	var buf [maxName]byte
 	for _, z := range a.zones.Zones() {
 		sh := shapes[z.Shape()]
 		if sh == nil {
-			sh = &lazyShape{a: a, shape: z.Shape()}
-			if len(shapes) < eagerShapes {
-				if sh.get(); sh.err != nil {
-					return nil, sh.err
+			shape := z.Shape()
+			sh = parallel.NewLazy(func() (*shapeTable, error) { return prepareShape(a, shape) })
+			if len(shapes) < parallel.Eager {
+				if _, err := sh.Get(); err != nil {
+					return nil, err
 				}
 			}
-			shapes[z.Shape()] = sh
+			shapes[shape] = sh
 		}
 		n, err := dns.PackDomainName(z.Apex, buf[:], 0, nil, false)
 		if err != nil {
@@ -639,9 +618,9 @@ func (t *fastTable) lookup(name, key []byte, edns int) hit {
 		}
 		off += 1 + l
 	}
-	sh := z.shape.get()
+	sh, _ := z.shape.Get()
 	if sh == nil {
-		return hit{}
+		return hit{} // cannot happen: the general path answers
 	}
 	h := hit{serial: z.serial, rel: off, unique: sh.unique}
 	if sh.unique > 0 {

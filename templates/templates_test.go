@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"io"
@@ -502,5 +503,36 @@ func BenchmarkPages(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestIndexLimit: with more providers than the index lists, it names how many more
+// there are and points to the address form.
+func TestIndexLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("providers:\n")
+	for i := range indexProviders + 50 {
+		fmt.Fprintf(&b, "  - {id: p%d.example, display_name: P%d, domains: [p%d.example], incoming: [{type: imap, hostname: imap.p%d.example, port: 993, socket: SSL}], outgoing: [{hostname: smtp.p%d.example, port: 465, socket: SSL}]}\n", i, i, i, i, i)
+	}
+	cat, err := mailconf.Parse("many.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(cat, links)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httpserver.New(httpserver.Options{}, h))
+	defer srv.Close()
+	r := get(t, srv, "GET", "/?lang=en")
+	items := find(r.doc, "li", "", "")
+	listed := 0
+	for _, li := range items {
+		if strings.Contains(text(li), "Addresses at") {
+			listed++
+		}
+	}
+	if listed != indexProviders || !strings.Contains(text(r.doc), "And 50 more mail services") {
+		t.Errorf("%d providers listed; page says %q", listed, text(r.doc))
 	}
 }

@@ -8,8 +8,8 @@ var Languages = []string{"en", "zh-CN"}
 type uiText struct {
 	LangName string // the language's own name, for the switch
 
-	SiteTitle, IndexIntro, IndexProviders, IndexDomains, IndexMore, IndexForm, AddressLabel, AddressPlaceholder, Show string
-	IndexWhat                                                                                                         []string
+	SiteTitle, IndexIntro, IndexProviders, IndexDomains, IndexMore, IndexMoreProviders, IndexForm, AddressLabel, AddressPlaceholder, Show string
+	IndexWhat                                                                                                                             []string
 
 	SetupTitle, SetupFor, SetupForDomain, BeforeYouStart, OpenSettings string
 
@@ -50,6 +50,7 @@ var ui = map[string]*uiText{
 		IndexProviders:     "Mail services described here",
 		IndexDomains:       "Addresses at",
 		IndexMore:          "and %d more domains",
+		IndexMoreProviders: "And %d more mail services: enter your address above to see its settings.",
 		IndexForm:          "Show the settings for your address",
 		AddressLabel:       "Your email address",
 		AddressPlaceholder: "you@example.com",
@@ -172,6 +173,7 @@ var ui = map[string]*uiText{
 		IndexProviders:     "这里提供设置的邮箱服务",
 		IndexDomains:       "邮箱后缀",
 		IndexMore:          "以及另外 %d 个域名",
+		IndexMoreProviders: "另有 %d 个邮件服务：请在上方输入邮箱地址查看其设置。",
 		IndexForm:          "查看你的邮箱地址的设置",
 		AddressLabel:       "你的邮箱地址",
 		AddressPlaceholder: "you@example.com",

@@ -34,8 +34,13 @@ func (h *Handler) base(lang, title string, href func(lang string) string) base {
 
 type indexView struct {
 	base
-	Providers []providerLink
+	Providers     []providerLink
+	MoreProviders string // how many more providers there are than the page lists
 }
+
+// indexProviders is the most providers the index page lists: a hoster's thousands are
+// found by address instead, and the page stays small.
+const indexProviders = 200
 
 type providerLink struct {
 	Name, Href string
@@ -45,7 +50,10 @@ type providerLink struct {
 
 func (h *Handler) indexView(cat *mailconf.Catalog, lang string) indexView {
 	v := indexView{base: h.base(lang, ui[lang].SiteTitle, func(l string) string { return PathIndex + "?lang=" + l })}
-	for _, p := range cat.Providers {
+	if n := len(cat.Providers) - indexProviders; n > 0 {
+		v.MoreProviders = fmt.Sprintf(ui[lang].IndexMoreProviders, n)
+	}
+	for _, p := range cat.Providers[:min(len(cat.Providers), indexProviders)] {
 		pl := providerLink{Name: p.DisplayName.For(lang), Href: domainHref(p.PrimaryDomain(), lang)}
 		for _, d := range p.Domains {
 			pl.Domains = append(pl.Domains, link{Name: d.Unicode(), Href: domainHref(d, lang)})
@@ -256,13 +264,13 @@ func mistakes(p *mailconf.Provider, t *uiText, security func(*mailconf.Server) s
 	var out []string
 	protocol := map[mailconf.ServerType]string{mailconf.TypeIMAP: "IMAP", mailconf.TypePOP3: "POP3", mailconf.TypeSMTP: "SMTP"}
 	var imap, pop *mailconf.Server
-	for _, s := range p.Servers() {
-		out = append(out, fmt.Sprintf(t.MistakeServer, protocol[s.Type], host(&s), strconv.Itoa(s.Port), security(&s)))
+	for s := range p.Servers() {
+		out = append(out, fmt.Sprintf(t.MistakeServer, protocol[s.Type], host(s), strconv.Itoa(s.Port), security(s)))
 		switch {
 		case s.Type == mailconf.TypeIMAP && imap == nil:
-			imap = &s
+			imap = s
 		case s.Type == mailconf.TypePOP3 && pop == nil:
-			pop = &s
+			pop = s
 		}
 	}
 	if imap != nil && pop != nil && imap.Hostname != pop.Hostname {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -17,11 +18,13 @@ import (
 // and records are made for a zone when they are asked for. A zone whose records differ
 // from its provider's (it holds name server addresses) has a template of its own.
 type template struct {
-	tcp    bool             // the apex is _tcp.<domain>
-	nodes  map[string]*node // relative owner ("" at the apex, "_imaps._tcp") → records
-	order  []string         // the owners, apex first, then in canonical order (RFC 4034 §6.1)
-	ents   map[string]bool  // relative empty non-terminals (RFC 8020)
-	digest [sha256.Size]byte
+	tcp   bool             // the apex is _tcp.<domain>
+	nodes map[string]*node // relative owner ("" at the apex, "_imaps._tcp") → records
+	order []string         // the owners, apex first, then in canonical order (RFC 4034 §6.1)
+	ents  map[string]bool  // relative empty non-terminals (RFC 8020)
+
+	digestOnce sync.Once
+	digest     [sha256.Size]byte // of the records, made when a reload compares zones
 
 	// literal holds every label suffix (fully qualified) of the names the records hold
 	// whatever the domain (name servers, the SOA mailbox, literal SRV targets): how a
@@ -104,8 +107,7 @@ func (t *template) noteLiteral(name string) {
 	}
 }
 
-// finish computes what lookups need: the order, the empty non-terminals and the
-// digest.
+// finish computes what lookups need: the order and the empty non-terminals.
 func (t *template) finish() {
 	t.order = slices.Collect(maps.Keys(t.nodes))
 	slices.SortFunc(t.order, func(x, y string) int {
@@ -124,17 +126,25 @@ func (t *template) finish() {
 			}
 		}
 	}
-	h := sha256.New()
-	if t.tcp {
-		h.Write([]byte("tcp\n"))
-	}
-	ref := &Zone{Apex: digestApex(t.tcp), t: t}
-	ref.domain = domainOffset(ref.Apex, t.tcp)
-	for _, rr := range ref.Records() {
-		h.Write([]byte(rr.String()))
-		h.Write([]byte{'\n'})
-	}
-	h.Sum(t.digest[:0])
+}
+
+// sum returns the digest of the template's records, which two zones of the same apex
+// compare to know whether the zone changed.
+func (t *template) sum() [sha256.Size]byte {
+	t.digestOnce.Do(func() {
+		h := sha256.New()
+		if t.tcp {
+			h.Write([]byte("tcp\n"))
+		}
+		ref := &Zone{Apex: digestApex(t.tcp), t: t}
+		ref.domain = domainOffset(ref.Apex, t.tcp)
+		for _, rr := range ref.Records() {
+			h.Write([]byte(rr.String()))
+			h.Write([]byte{'\n'})
+		}
+		h.Sum(t.digest[:0])
+	})
+	return t.digest
 }
 
 // digestApex is the apex records are written under for a template's digest.

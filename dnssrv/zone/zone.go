@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailconf/mailconf"
+	"github.com/mailconf/mailconf/internal/parallel"
 )
 
 // ErrBadCatalog is wrapped by every error Build returns for a catalog it cannot
@@ -87,10 +88,13 @@ func Build(cat *mailconf.Catalog) (*Set, error) {
 		return nil, err
 	}
 	s := &Set{zones: make(map[string]*Zone, cat.NumDomains())}
-	var templates []*template
-	for _, p := range cat.Providers {
-		t := providerTemplate(cat, p, mbox)
-		templates = append(templates, t)
+	templates := make([]*template, len(cat.Providers))
+	_ = parallel.For(len(templates), func(i int) error {
+		templates[i] = providerTemplate(cat, cat.Providers[i], mbox)
+		return nil
+	})
+	for i, p := range cat.Providers {
+		t := templates[i]
 		for _, d := range cat.DomainsOf(p) {
 			apex := Apex(d, cfg.TCPZones)
 			if _, dup := s.zones[apex]; dup {
@@ -119,12 +123,9 @@ func Build(cat *mailconf.Catalog) (*Set, error) {
 			z.t.add(rel, proto{rr: addressRR("", ip, cfg.TTL)})
 		}
 	}
-	for _, t := range templates {
-		t.finish()
-	}
-	for _, t := range templates {
-		s.additional(t)
-	}
+	_ = parallel.For(len(templates), func(i int) error { templates[i].finish(); return nil })
+	// Each template's own records; the others' only read.
+	_ = parallel.For(len(templates), func(i int) error { s.additional(templates[i]); return nil })
 	for _, z := range s.zones {
 		z.shape = z.t.shapeOf(z, own[z])
 	}
@@ -287,7 +288,7 @@ func (s *Set) SetSerials(prev *Set, next func(old uint32) uint32) {
 			old = prev.zones[z.Apex]
 		}
 		switch {
-		case old != nil && old.t.digest == z.t.digest:
+		case old != nil && old.t.sum() == z.t.sum():
 			z.serial = old.serial
 		case old != nil:
 			z.serial = next(old.serial)

@@ -89,8 +89,8 @@ func (c *checker) judgeConfig() []Step {
 	// Outlook: every server, in order, with the login name for the address.
 	ol := &result{id: "config.outlook", asked: c.t("asked.config-outlook")}
 	var wantOL []string
-	for _, s := range p.Servers() {
-		wantOL = append(wantOL, fmt.Sprintf("%s (%s)", configServer(s), s.LoginName(c.o.Address)))
+	for s := range p.Servers() {
+		wantOL = append(wantOL, fmt.Sprintf("%s (%s)", configServer(*s), s.LoginName(c.o.Address)))
 	}
 	ol.okFound = strings.Join(wantOL, ", ")
 	n = 0
