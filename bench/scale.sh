@@ -7,8 +7,11 @@
 # dnsperf run: no request may fail.
 #
 # Scenarios (generated in a temporary directory):
-#   builtin       the built-in configuration: 2 domains (the reference)
-#   providers10k  10,000 small providers, 2 domains each, in one 5 MB YAML file
+#   builtin       the built-in configuration: 2 domains (the reference for the rest)
+#   hosting2      one provider as those of domains100k, with 2 domains: the reference
+#                 for the per-request cost of domains100k (the same records and
+#                 documents, built per domain)
+#   providers10k  10,000 small providers, 2 domains each, in one 4.5 MB YAML file
 #   domains100k   10 providers, 10,000 domains each from a file, imap.%EMAILDOMAIN% hosts
 #   domains1m     10 providers, 100,000 domains each (set SCENARIOS to include it)
 #
@@ -18,7 +21,7 @@
 #   SERVER_CPU=0 CLIENT_CPU=1 (per-request measurements; loading uses every CPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scenarios=${SCENARIOS:-builtin providers10k domains100k}
+scenarios=${SCENARIOS:-builtin hosting2 providers10k domains100k}
 rounds=${ROUNDS:-5}
 secs=${SECS:-5}
 qps=${QPS:-20000}
@@ -54,13 +57,18 @@ gen() {
       }
     }' >"$dir/config.yaml"
     echo p5000.example ;;
-  domains100k | domains1m)
-    local per=10000
+  hosting2 | domains100k | domains1m)
+    local per=10000 providers="0 1 2 3 4 5 6 7 8 9"
     [ "$1" = domains1m ] && per=100000
+    [ "$1" = hosting2 ] && per=5001 providers=5
     {
       echo "providers:"
-      for p in $(seq 0 9); do
-        awk -v p="$p" -v n="$per" 'BEGIN { for (i = 0; i < n; i++) printf "c%d-%d.example\n", p, i }' >"$dir/domains$p.txt"
+      for p in $providers; do
+        if [ "$1" = hosting2 ]; then
+          echo "c5-5000.example" >"$dir/domains$p.txt"
+        else
+          awk -v p="$p" -v n="$per" 'BEGIN { for (i = 0; i < n; i++) printf "c%d-%d.example\n", p, i }' >"$dir/domains$p.txt"
+        fi
         printf '  - id: hoster%d.example\n    display_name: Hoster %d\n    domains: [hoster%d.example]\n' "$p" "$p" "$p"
         printf '    domains_from: [{file: domains%d.txt}]\n    domains_refresh: 1s\n' "$p"
         printf '    incoming:\n      - {type: imap, hostname: "imap.%%EMAILDOMAIN%%", port: 993, socket: SSL}\n'
@@ -89,6 +97,7 @@ measure() { # measure SCENARIO DOMAIN: one round of per-request costs
   dns_us[$1]+="$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}') "
 }
 
+declare -A ready_s rss_mb
 start() { # start SCENARIO: runs mailconf on it, prints seconds to ready, RSS and peak
   local t0 t1
   t0=$(date +%s%N)
@@ -99,6 +108,8 @@ start() { # start SCENARIO: runs mailconf on it, prints seconds to ready, RSS an
     sleep 0.01
   done
   t1=$(date +%s%N)
+  ready_s[$1]+="$(awk -v a="$t0" -v b="$t1" 'BEGIN {print (b - a) / 1e9}') "
+  rss_mb[$1]+="$(($(kb "$pid" VmRSS) / 1024)) "
   printf '%-13s ready in %5.2f s, RSS %4d MB (peak %4d MB), %s\n' "$1" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print (b - a) / 1e9}')" \
     $(($(kb "$pid" VmRSS) / 1024)) $(($(kb "$pid" VmHWM) / 1024)) "$(grep -m1 -o 'domains=[0-9]*' "$work/$1.log" || curl -s http://127.0.0.1:18590/metrics | awk '/^mailconf_config_providers/ {print "providers=" $2}')"
   taskset -pc "$server_cpu" "$pid" >/dev/null
@@ -114,9 +125,14 @@ for r in $(seq "$rounds"); do
   for s in $scenarios; do start "$s" >/dev/null; measure "$s" "${domain[$s]}"; stop; done
 done
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-ref=${scenarios%% *}
+# Each scenario against the built-in configuration; domains100k and domains1m also
+# against hosting2, when it ran.
 for s in $scenarios; do
+  ref=builtin
+  [[ $s == domains* && " $scenarios " == *" hosting2 "* ]] && ref=hosting2
+  [[ " $scenarios " == *" $ref "* ]] || ref=${scenarios%% *}
   h=$(median "${http_us[$s]}"); d=$(median "${dns_us[$s]}")
+  printf '  %-13s ready in %.2f s, RSS %d MB (medians of %d starts)\n' "$s" "$(median "${ready_s[$s]}")" "$(median "${rss_mb[$s]}")" $((rounds + 1))
   printf '  %-13s autoconfig %6.2f us/request (%.2fx %s)   DNS %6.2f us/query (%.2fx %s)\n' "$s" "$h" \
     "$(awk -v a="$h" -v b="$(median "${http_us[$ref]}")" 'BEGIN {print a / b}')" "$ref" "$d" \
     "$(awk -v a="$d" -v b="$(median "${dns_us[$ref]}")" 'BEGIN {print a / b}')" "$ref"

@@ -1,11 +1,17 @@
 package dnssrv
 
 import (
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailconf/mailconf"
 )
 
 // benchQueries are the queries of the dnsperf comparison (bench/nsd-compare.sh):
@@ -105,6 +111,55 @@ func TestFastPathAllocatesNothing(t *testing.T) {
 			}
 		}); n != 0 {
 			t.Errorf("%s: %v allocations per query", bq.name, n)
+		}
+	}
+}
+
+// BenchmarkFastPathScale is the fast path's per-query cost with a hoster's 2 and
+// 100,000 domains of one shape: the zone lookup is a map probe per label, so the
+// cost should not grow with the number of zones beyond the map's cache misses.
+func BenchmarkFastPathScale(b *testing.B) {
+	for _, n := range []int{2, 100000} {
+		var sb strings.Builder
+		for i := range n - 1 {
+			fmt.Fprintf(&sb, "c%d.example\n", i)
+		}
+		dir := b.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "domains.txt"), []byte(sb.String()), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		cat, err := mailconf.Parse(filepath.Join(dir, "c.yaml"), []byte(`providers:
+  - id: hoster.example
+    display_name: Hoster
+    domains: [hoster.example]
+    domains_from: [{file: domains.txt}]
+    incoming: [{type: imap, hostname: "imap.%EMAILDOMAIN%", port: 993, socket: SSL}]
+    outgoing: [{hostname: "smtp.%EMAILDOMAIN%", port: 465, socket: SSL}]
+`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if cat, err = withFileSources(cat); err != nil {
+			b.Fatal(err)
+		}
+		s, err := New(cat, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		a := s.answers.Load()
+		out := make([]byte, ednsUDPSize)
+		// A name in the middle of the list, so its zone is no more likely cached.
+		target := fmt.Sprintf("c%d.example.", (n-1)/2)
+		for _, q := range []query{{name: "_imaps._tcp." + target, qtype: dns.TypeSRV}, {name: "nope." + target, qtype: dns.TypeA}} {
+			pkt := mustPack(b, q)
+			b.Run(fmt.Sprintf("%d/%s", n, strings.SplitN(q.name, ".", 2)[0]), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if a.fast.answer(pkt, out, false) == 0 {
+						b.Fatal("not answered by the fast path")
+					}
+				}
+			})
 		}
 	}
 }

@@ -136,6 +136,28 @@ func TestManager(t *testing.T) {
 		t.Error("a removed domain is still served")
 	}
 
+	// An untouched file is not read again on a timed refresh, only when forced.
+	var reads int
+	m.Load = func(ctx context.Context, p *mailconf.Provider, s mailconf.DomainSource) ([]mailconf.Domain, error) {
+		reads++
+		return Load(ctx, p, s)
+	}
+	now = now.Add(10 * time.Second)
+	if _, changed := refresh(false); changed || reads != 0 {
+		t.Errorf("an unchanged file was read again (%d reads, changed %v)", reads, changed)
+	}
+	if refresh(true); reads != 1 {
+		t.Errorf("a forced refresh read %d times", reads)
+	}
+	writeFile(t, path, "a.example\nc.example\nd.example\n")
+	now = now.Add(10 * time.Second)
+	if served, changed = refresh(false); !changed || reads != 2 {
+		t.Errorf("an edited file was not read (%d reads, changed %v)", reads, changed)
+	}
+	writeFile(t, path, "a.example\nc.example\n")
+	refresh(true)
+	m.Load = nil
+
 	for _, broken := range []func(){
 		func() { os.Remove(path) },
 		func() { writeFile(t, path, "a.example\nbad domain!\n") },
