@@ -132,7 +132,7 @@ for s in $scenarios; do
   [[ $s == domains* && " $scenarios " == *" hosting2 "* ]] && ref=hosting2
   [[ " $scenarios " == *" $ref "* ]] || ref=${scenarios%% *}
   h=$(median "${http_us[$s]}"); d=$(median "${dns_us[$s]}")
-  printf '  %-13s ready in %.2f s, RSS %d MB (medians of %d starts)\n' "$s" "$(median "${ready_s[$s]}")" "$(median "${rss_mb[$s]}")" $((rounds + 1))
+  printf '  %-13s ready in %.2f s, RSS %.0f MB (medians of %d starts)\n' "$s" "$(median "${ready_s[$s]}")" "$(median "${rss_mb[$s]}")" $((rounds + 1))
   printf '  %-13s autoconfig %6.2f us/request (%.2fx %s)   DNS %6.2f us/query (%.2fx %s)\n' "$s" "$h" \
     "$(awk -v a="$h" -v b="$(median "${http_us[$ref]}")" 'BEGIN {print a / b}')" "$ref" "$d" \
     "$(awk -v a="$d" -v b="$(median "${dns_us[$ref]}")" 'BEGIN {print a / b}')" "$ref"
