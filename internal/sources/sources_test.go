@@ -151,7 +151,7 @@ func TestManager(t *testing.T) {
 	}
 	writeFile(t, path, "a.example\nc.example\nd.example\n")
 	now = now.Add(10 * time.Second)
-	if served, changed = refresh(false); !changed || reads != 2 {
+	if _, changed := refresh(false); !changed || reads != 2 {
 		t.Errorf("an edited file was not read (%d reads, changed %v)", reads, changed)
 	}
 	writeFile(t, path, "a.example\nc.example\n")
