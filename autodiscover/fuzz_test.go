@@ -41,3 +41,25 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScanMatchesParse: whatever the scanner accepts, etree accepts too and reads
+// the same request from. The seed corpus (testdata/fuzz/FuzzScanMatchesParse) holds the
+// requests of real clients and their near misses.
+func FuzzScanMatchesParse(f *testing.F) {
+	for _, seed := range scanSeeds {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, ok := scanRequest(body)
+		if !ok {
+			return
+		}
+		slow, err := parseRequestTree(body)
+		if err != nil {
+			t.Fatalf("the scanner accepts what etree refuses (%v):\n%q", err, body)
+		}
+		if fast != slow {
+			t.Fatalf("scanner %+v, etree %+v:\n%q", fast, slow, body)
+		}
+	})
+}

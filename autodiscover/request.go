@@ -46,13 +46,22 @@ type request struct {
 // utf8BOM is a leading byte order mark, which some clients send.
 var utf8BOM = []byte("\xef\xbb\xbf")
 
-// parseRequest reads an Autodiscover request body. It refuses any markup declaration
-// before parsing (Zimbra CVE-2019-9670 entered through the Autodiscover DOCTYPE),
-// matches element names regardless of prefix, and accepts a leading BOM. Thunderbird
-// writes the address into its request unescaped (ExchangeAutoDiscover.sys.mjs
-// fetchConfigFromExchange), so a body that is malformed only because of bare "&"
-// characters is read again with them escaped.
+// parseRequest reads an Autodiscover request body: the shapes clients send with
+// scanRequest, anything else with etree (parseRequestTree).
 func parseRequest(body []byte) (request, error) {
+	if req, ok := scanRequest(body); ok {
+		return req, nil
+	}
+	return parseRequestTree(body)
+}
+
+// parseRequestTree reads an Autodiscover request body with etree. It refuses any markup
+// declaration before parsing (Zimbra CVE-2019-9670 entered through the Autodiscover
+// DOCTYPE), matches element names regardless of prefix, and accepts a leading BOM.
+// Thunderbird writes the address into its request unescaped
+// (ExchangeAutoDiscover.sys.mjs fetchConfigFromExchange), so a body that is malformed
+// only because of bare "&" characters is read again with them escaped.
+func parseRequestTree(body []byte) (request, error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
 	if len(bytes.TrimSpace(body)) == 0 {
 		return request{}, errEmptyBody
