@@ -4,7 +4,6 @@
 package connlimit
 
 import (
-	"container/list"
 	"errors"
 	"net"
 	"net/http"
@@ -51,7 +50,7 @@ type Listener struct {
 	mu      sync.Mutex
 	open    int
 	clients map[netip.Addr]*client
-	idle    list.List // of *Conn: idle connections, longest idle first
+	idle    idleList // idle connections, longest idle first
 
 	refusedTotal, refusedClient, shed, acceptErrors atomic.Uint64
 	lastErr                                         atomic.Pointer[error]
@@ -139,11 +138,11 @@ func (l *Listener) admit(c net.Conn) *Conn {
 	l.mu.Lock()
 	cl := l.clients[addr]
 	if cl == nil {
-		cl = &client{addr: addr}
+		cl = &client{addr: addr, idle: idleList{which: 1}}
 		l.clients[addr] = cl
 	}
 	if lim.PerClient > 0 && cl.open >= lim.PerClient && (lim.Exempt == nil || !lim.Exempt(addr)) {
-		victim := oldest(&cl.idle)
+		victim := cl.idle.head
 		if victim == nil {
 			l.mu.Unlock()
 			l.refusedClient.Add(1)
@@ -153,7 +152,7 @@ func (l *Listener) admit(c net.Conn) *Conn {
 		shed = append(shed, l.evict(victim))
 	}
 	if lim.Total > 0 && l.open >= lim.Total {
-		victim := oldest(&l.idle)
+		victim := l.idle.head
 		if victim == nil {
 			if cl.open == 0 {
 				delete(l.clients, addr)
@@ -181,29 +180,68 @@ func (l *Listener) admit(c net.Conn) *Conn {
 type client struct {
 	addr netip.Addr
 	open int
-	idle list.List // of *Conn, longest idle first
+	idle idleList // the client's idle connections, longest idle first
 }
 
-func oldest(l *list.List) *Conn {
-	if e := l.Front(); e != nil {
-		return e.Value.(*Conn)
+// idleList is a list of idle connections, oldest first, linked through the connections
+// themselves: a connection goes idle and active again with every request, and linking
+// it costs no allocation. which picks the links used: the listener's list or the
+// client's.
+type idleList struct {
+	head, tail *Conn
+	len        int
+	which      int // 0: Conn.links[0], the listener's list; 1: Conn.links[1], the client's
+}
+
+// links are a connection's neighbours in one idleList.
+type links struct {
+	prev, next *Conn
+	in         bool
+}
+
+func (l *idleList) pushBack(c *Conn) {
+	k := &c.links[l.which]
+	k.prev, k.next, k.in = l.tail, nil, true
+	if l.tail != nil {
+		l.tail.links[l.which].next = c
+	} else {
+		l.head = c
 	}
-	return nil
+	l.tail = c
+	l.len++
+}
+
+func (l *idleList) remove(c *Conn) {
+	k := &c.links[l.which]
+	if !k.in {
+		return
+	}
+	if k.prev != nil {
+		k.prev.links[l.which].next = k.next
+	} else {
+		l.head = k.next
+	}
+	if k.next != nil {
+		k.next.links[l.which].prev = k.prev
+	} else {
+		l.tail = k.prev
+	}
+	*k = links{}
+	l.len--
 }
 
 // setIdle moves c onto or off the idle lists; l.mu is held.
 func (l *Listener) setIdle(c *Conn, idle bool) {
-	if idle == (c.idleElem != nil) {
+	if idle == c.links[0].in {
 		return
 	}
 	if idle {
-		c.idleElem = l.idle.PushBack(c)
-		c.clientElem = c.client.idle.PushBack(c)
+		l.idle.pushBack(c)
+		c.client.idle.pushBack(c)
 		return
 	}
-	l.idle.Remove(c.idleElem)
-	c.client.idle.Remove(c.clientElem)
-	c.idleElem, c.clientElem = nil, nil
+	l.idle.remove(c)
+	c.client.idle.remove(c)
 }
 
 // evict takes an idle connection out of the counts, to be closed outside the lock.
@@ -282,8 +320,8 @@ type Conn struct {
 	idleAfterWrite bool
 
 	// Guarded by l.mu.
-	released             bool
-	idleElem, clientElem *list.Element // in l.idle and client.idle while idle
+	released bool
+	links    [2]links // in l.idle and client.idle while idle
 }
 
 // Close closes the connection and frees its place.

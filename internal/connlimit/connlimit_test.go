@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -283,5 +284,49 @@ var errTooManyFiles = fmt.Errorf("accept tcp: too many open files")
 func (l *Listener) idleCount() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.idle.Len()
+	return l.idle.len
+}
+
+// TestIdleList: connections leave the list from anywhere and the rest keep their order,
+// in both directions.
+func TestIdleList(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		remove []int
+		want   []int
+	}{
+		{"none", nil, []int{0, 1, 2, 3}},
+		{"head", []int{0}, []int{1, 2, 3}},
+		{"tail", []int{3}, []int{0, 1, 2}},
+		{"middle", []int{1, 2}, []int{0, 3}},
+		{"twice", []int{1, 1}, []int{0, 2, 3}},
+		{"all", []int{2, 0, 3, 1}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := make([]*Conn, 4)
+			l := idleList{which: 1}
+			for i := range cs {
+				cs[i] = &Conn{}
+				l.pushBack(cs[i])
+			}
+			for _, i := range tc.remove {
+				l.remove(cs[i])
+			}
+			var fwd, back []int
+			for c := l.head; c != nil; c = c.links[1].next {
+				fwd = append(fwd, slices.Index(cs, c))
+			}
+			for c := l.tail; c != nil; c = c.links[1].prev {
+				back = append([]int{slices.Index(cs, c)}, back...)
+			}
+			if !slices.Equal(fwd, tc.want) || !slices.Equal(back, tc.want) || l.len != len(tc.want) {
+				t.Errorf("forward %v, backward %v, len %d; want %v", fwd, back, l.len, tc.want)
+			}
+			for i, c := range cs {
+				if c.links[0].in {
+					t.Errorf("connection %d is linked in the other list", i)
+				}
+			}
+		})
+	}
 }
