@@ -256,8 +256,12 @@ func checkHostname(s string) error {
 	if len(s) > maxDomainLen {
 		return fmt.Errorf("%w: longer than %d characters", ErrBadDomain, maxDomainLen)
 	}
-	if net.ParseIP(s) != nil {
-		return fmt.Errorf("%w: %s is an IP address, not a name", ErrBadDomain, s)
+	// Only digits and dots, or a colon, can make an address; the check skips net.ParseIP
+	// (which allocates its error) for every name on the request path.
+	if strings.Trim(s, "0123456789.") == "" || strings.IndexByte(s, ':') >= 0 {
+		if net.ParseIP(s) != nil {
+			return fmt.Errorf("%w: %s is an IP address, not a name", ErrBadDomain, s)
+		}
 	}
 	labels := 0
 	for label := range strings.SplitSeq(s, ".") {
