@@ -36,6 +36,9 @@ type Metrics struct {
 	sources      *sourceCollector
 
 	durs map[string]prometheus.Observer // endpoint -> histogram, resolved once; read-only
+	// counters holds the request counters resolved so far (httpKey -> prometheus.Counter):
+	// WithLabelValues checks and hashes its three values on every call.
+	counters sync.Map
 }
 
 // NewMetrics registers every series, plus the Go runtime and process collectors, in a
@@ -124,8 +127,20 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
 
 // ObserveHTTP counts one HTTP request.
 func (m *Metrics) ObserveHTTP(endpoint string, code int, provider string, d time.Duration) {
-	m.httpRequests.WithLabelValues(endpoint, statusCode(code), provider).Inc()
+	key := httpKey{endpoint, code, provider}
+	c, ok := m.counters.Load(key)
+	if !ok {
+		c, _ = m.counters.LoadOrStore(key, m.httpRequests.WithLabelValues(endpoint, statusCode(code), provider))
+	}
+	c.(prometheus.Counter).Inc()
 	m.durationObserver(endpoint).Observe(d.Seconds())
+}
+
+// httpKey is the labels of one request counter.
+type httpKey struct {
+	endpoint string
+	code     int
+	provider string
 }
 
 func (m *Metrics) durationObserver(endpoint string) prometheus.Observer {
