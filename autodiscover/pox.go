@@ -187,7 +187,11 @@ func (h *Handler) readBody(c echo.Context, s *scratch) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	body := http.MaxBytesReader(innermost(c.Response().Writer), r.Body, MaxBodySize)
+	var body io.Reader = r.Body
+	if r.ContentLength < 0 || r.ContentLength > MaxBodySize {
+		// A body of a known, allowed length ends on its own; any other is cut here.
+		body = http.MaxBytesReader(innermost(c.Response().Writer), r.Body, MaxBodySize)
+	}
 	if cap(s.body) < MaxBodySize+1 {
 		s.body = make([]byte, MaxBodySize+1)
 	}
@@ -230,9 +234,18 @@ func (h *Handler) writeXML(c echo.Context, s *scratch, t template, addr mailconf
 	s.out = s.out[:0]
 	t.render(s, &f)
 	hdr := c.Response().Header()
-	hdr.Set(echo.HeaderCacheControl, "no-store")
-	return c.Blob(http.StatusOK, httpserver.ContentTypeXML, s.out)
+	hdr["Cache-Control"] = noStore
+	hdr["Content-Type"] = contentTypeXML
+	c.Response().WriteHeader(http.StatusOK)
+	_, err := c.Response().Write(s.out)
+	return err
 }
+
+// Header values written on every answer; capacity 1, so that an Add elsewhere copies.
+var (
+	noStore        = []string{"no-store"}[:1:1]
+	contentTypeXML = []string{httpserver.ContentTypeXML}[:1:1]
+)
 
 // putScratch returns s to the pool unless a large answer grew it.
 func (h *Handler) putScratch(s *scratch) {

@@ -63,7 +63,7 @@ func scanRequest(body []byte) (req request, ok bool) {
 		if !ok || !s.end(name) {
 			return request{}, false
 		}
-		*field = string(bytes.TrimSpace(text))
+		*field = knownString(bytes.TrimSpace(text))
 	}
 	if !s.end(reqName) {
 		return request{}, false
@@ -77,6 +77,22 @@ func scanRequest(body []byte) (req request, ok bool) {
 		return request{}, false
 	}
 	return req, true
+}
+
+// knownString returns b as a string, without allocating for the namespaces and schemas
+// clients send.
+func knownString(b []byte) string {
+	switch string(b) { // compiled without a conversion
+	case nsRequestOutlook:
+		return nsRequestOutlook
+	case nsRequestMobilesync:
+		return nsRequestMobilesync
+	case nsResponseOutlook:
+		return nsResponseOutlook
+	case nsResponseMobilesync:
+		return nsResponseMobilesync
+	}
+	return string(b)
 }
 
 // scanner walks a request body.
@@ -223,11 +239,11 @@ func (s *scanner) namespaces(rootPrefix []byte) (string, bool) {
 		switch {
 		case string(name) == "xmlns":
 			if len(rootPrefix) == 0 {
-				ns = string(value)
+				ns = knownString(value)
 			}
 		case bytes.HasPrefix(name, []byte("xmlns:")):
 			if len(rootPrefix) > 0 && bytes.Equal(name[len("xmlns:"):], rootPrefix) {
-				ns, found = string(value), true
+				ns, found = knownString(value), true
 			}
 		default:
 			return "", false
