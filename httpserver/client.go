@@ -129,10 +129,21 @@ func (l *rateLimiter) allow(addr netip.Addr, now time.Time) bool {
 }
 
 // requestIDs makes request IDs unique across restarts and instances: a random prefix
-// chosen at start and a counter.
+// chosen at start and a counter. IDs are handed out from blocks of idBlockSize that share
+// one string and one header array, so a request costs no allocation for its ID.
 type requestIDs struct {
 	prefix string
 	n      atomic.Uint64
+	blocks sync.Pool // *idBlock
+}
+
+// idBlockSize is how many IDs a block holds.
+const idBlockSize = 64
+
+// idBlock is a run of consecutive IDs, taken by one goroutine at a time from the pool.
+type idBlock struct {
+	headers [idBlockSize]string // the IDs, slices of one string, to be sliced as header values
+	next    int
 }
 
 func newRequestIDs() *requestIDs {
@@ -141,6 +152,34 @@ func newRequestIDs() *requestIDs {
 	return &requestIDs{prefix: hex.EncodeToString(b[:]) + "-"}
 }
 
-func (r *requestIDs) next() string {
-	return r.prefix + strconv.FormatUint(r.n.Add(1), 36)
+// next returns a new ID, and the same as a one-element header value.
+func (r *requestIDs) next() (id string, header []string) {
+	b, _ := r.blocks.Get().(*idBlock)
+	if b == nil || b.next == idBlockSize {
+		b = r.newBlock()
+	}
+	i := b.next
+	b.next++
+	id, header = b.headers[i], b.headers[i:i+1:i+1]
+	r.blocks.Put(b)
+	return id, header
+}
+
+func (r *requestIDs) newBlock() *idBlock {
+	first := r.n.Add(idBlockSize) - idBlockSize + 1
+	var ends [idBlockSize]int
+	var text []byte
+	for i := range idBlockSize {
+		text = append(text, r.prefix...)
+		text = strconv.AppendUint(text, first+uint64(i), 36)
+		ends[i] = len(text)
+	}
+	all := string(text)
+	b := &idBlock{}
+	start := 0
+	for i, end := range ends {
+		b.headers[i] = all[start:end]
+		start = end
+	}
+	return b
 }

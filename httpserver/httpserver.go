@@ -54,6 +54,9 @@ type Observer interface {
 type Options struct {
 	// Log receives one Info line per request; nil discards them.
 	Log *slog.Logger
+	// RequestLog, when set, writes the request lines instead of Log, in Log's format
+	// (see NewRequestLog).
+	RequestLog *RequestLog
 	// Observer, when set, is told about every request.
 	Observer Observer
 	// TrustedProxies are the peers whose X-Forwarded-For header names the client.
@@ -71,6 +74,7 @@ type Options struct {
 type Handler struct {
 	echo      *echo.Echo
 	log       *slog.Logger
+	requests  *RequestLog
 	observer  Observer
 	policy    atomic.Pointer[clientPolicy]
 	ids       *requestIDs
@@ -87,7 +91,11 @@ func New(opts Options, protocols ...Protocol) *Handler {
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	h := &Handler{echo: e, log: log, observer: opts.Observer, ids: newRequestIDs(), endpoints: &endpointTable{exact: map[string]string{}}}
+	requests := opts.RequestLog
+	if requests == nil {
+		requests = NewRequestLog(nil, log.Handler()) // every line through slog
+	}
+	h := &Handler{echo: e, log: log, requests: requests, observer: opts.Observer, ids: newRequestIDs(), endpoints: &endpointTable{exact: map[string]string{}}}
 	h.SetClientOptions(opts.TrustedProxies, opts.RateLimit, opts.RateBurst)
 	// echo's own extractor follows ours, so handlers see the same address (its v4
 	// default trusts X-Forwarded-For from anyone).
@@ -141,8 +149,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	lw := h.writers.Get().(*loggingWriter)
 	lw.reset(w)
-	lw.requestID = h.ids.next()
-	w.Header()["X-Request-Id"] = []string{lw.requestID}
+	var idHeader []string
+	lw.requestID, idHeader = h.ids.next()
+	w.Header()["X-Request-Id"] = idHeader
 	defer h.finish(lw, r, start)
 	pol := h.policy.Load()
 	if !pol.trustedPeer(r) {
@@ -193,22 +202,18 @@ func (h *Handler) finish(lw *loggingWriter, r *http.Request, start time.Time) {
 	if h.observer != nil {
 		h.observer.ObserveHTTP(h.endpoints.label(r.URL.Path), lw.status, lw.provider, d)
 	}
-	// The record goes straight to the handler: slog.Logger would also look up the
-	// caller's program counter for every request, which no one reads here.
-	if lh := h.log.Handler(); lh.Enabled(r.Context(), slog.LevelInfo) {
-		rec := slog.NewRecord(end, slog.LevelInfo, "http", 0)
-		rec.AddAttrs(
-			slog.String("method", r.Method),
-			slog.String("path", h.logPath(r.URL)),
-			slog.Int("status", lw.status),
-			slog.Duration("duration", d),
-			slog.String("domain", lw.domain),
-			slog.String("request_id", lw.requestID),
-		)
-		if lw.reason != "" {
-			rec.AddAttrs(slog.String("reason", lw.reason))
+	if ctx := r.Context(); h.requests.enabled(ctx) {
+		line := requestLine{
+			end:       end,
+			method:    r.Method,
+			path:      h.logPath(r.URL),
+			status:    lw.status,
+			duration:  d,
+			domain:    lw.domain,
+			requestID: lw.requestID,
+			reason:    lw.reason,
 		}
-		_ = lh.Handle(r.Context(), rec)
+		h.requests.write(ctx, &line)
 	}
 	lw.reset(nil)
 	h.writers.Put(lw)

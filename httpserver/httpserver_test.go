@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -447,5 +448,42 @@ func TestContentLengthAndTransferEncoding(t *testing.T) {
 	io.WriteString(conn2, "POST /post HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi")
 	if resp, err := http.ReadResponse(r2, nil); err != nil || resp.StatusCode != 200 {
 		t.Errorf("CL alone: the connection was not kept for a second request (%v)", err)
+	}
+}
+
+// TestRequestIDs: IDs stay unique when many goroutines take them across block
+// boundaries, and each header value is the ID alone, with no room to append into a
+// neighbour's.
+func TestRequestIDs(t *testing.T) {
+	ids := newRequestIDs()
+	const workers, each = 8, 5 * idBlockSize
+	got := make([][]string, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				id, header := ids.next()
+				if len(header) != 1 || cap(header) != 1 || header[0] != id {
+					t.Errorf("header %q (cap %d) for ID %q", header, cap(header), id)
+					return
+				}
+				got[w] = append(got[w], id)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, list := range got {
+		for _, id := range list {
+			if seen[id] || !strings.HasPrefix(id, ids.prefix) || len(id) == len(ids.prefix) {
+				t.Fatalf("ID %q repeated or malformed", id)
+			}
+			seen[id] = true
+		}
+	}
+	if len(seen) != workers*each {
+		t.Fatalf("%d IDs, want %d", len(seen), workers*each)
 	}
 }

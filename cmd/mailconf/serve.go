@@ -83,7 +83,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f.http == "" && f.https == "" && f.dns == "" {
 		return errors.New("nothing to serve: -http, -https and -dns are all empty")
 	}
-	d, err := newDaemon(f, log)
+	// Request lines take a short path to the same output (httpserver.RequestLog).
+	d, err := newDaemon(f, log, httpserver.NewRequestLog(logOut, log.Handler()))
 	if err != nil {
 		return err
 	}
@@ -123,7 +124,7 @@ type daemon struct {
 	certs    *certificates // nil without -https
 }
 
-func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
+func newDaemon(f serveFlags, log *slog.Logger, requestLog *httpserver.RequestLog) (*daemon, error) {
 	d := &daemon{flags: f, log: log, listeners: map[string]*connlimit.Listener{}, sources: &sources.Manager{}}
 	conditions := []string{"config", "domains"}
 	for name, addr := range map[string]string{"http": f.http, "https": f.https, "dns": f.dns} {
@@ -198,6 +199,7 @@ func newDaemon(f serveFlags, log *slog.Logger) (*daemon, error) {
 	d.preparers = append(d.preparers, signer)
 	d.http = httpserver.New(httpserver.Options{
 		Log:            log,
+		RequestLog:     requestLog,
 		Observer:       d.metrics,
 		TrustedProxies: cat.HTTP.TrustedProxies,
 		RateLimit:      cat.HTTP.RateLimit,
