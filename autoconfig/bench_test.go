@@ -28,7 +28,8 @@ func (w *discardWriter) reset() {
 }
 
 // BenchmarkServe compares a request for the QQ Mail document with a trivial echo route
-// on the same router, and the full stack with the request logger.
+// on the same router, and the full stack with the request line logged through slog and
+// through httpserver.RequestLog.
 func BenchmarkServe(b *testing.B) {
 	cat, err := mailconf.Default()
 	if err != nil {
@@ -47,7 +48,9 @@ func BenchmarkServe(b *testing.B) {
 	}
 	trivial := []byte("ok")
 	e.GET("/trivial", func(c echo.Context) error { return c.Blob(http.StatusOK, "text/plain", trivial) })
-	logged := httpserver.New(httpserver.Options{Log: slog.New(slog.NewTextHandler(discard{}, nil))}, h)
+	text := slog.NewTextHandler(discard{}, nil)
+	logged := httpserver.New(httpserver.Options{Log: slog.New(text)}, h)
+	shortLog := httpserver.New(httpserver.Options{Log: slog.New(text), RequestLog: httpserver.NewRequestLog(discard{}, text)}, h)
 
 	run := func(b *testing.B, handler http.Handler, target string, wantStatus int) {
 		req := httptest.NewRequest("GET", target, nil)
@@ -69,6 +72,7 @@ func BenchmarkServe(b *testing.B) {
 	})
 	b.Run("ispdb", func(b *testing.B) { run(b, e, "/v1.1/qq.com", 200) })
 	b.Run("autoconfig-logged", func(b *testing.B) { run(b, logged, "/mail/config-v1.1.xml", 200) })
+	b.Run("autoconfig-request-log", func(b *testing.B) { run(b, shortLog, "/mail/config-v1.1.xml", 200) })
 	b.Run("unknown-404", func(b *testing.B) { run(b, e, "/v1.1/example.com", 404) })
 }
 

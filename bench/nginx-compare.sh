@@ -10,15 +10,18 @@
 # unless NGINX_LOG=off, which turns nginx's off only.
 #
 # Servers share one CPU, wrk runs on another (taskset). Rounds alternate between the
-# servers; the script prints per round and the medians: requests/s, server CPU per
-# request (utime+stime of the server's processes over the requests wrk completed; steal
-# time on a shared machine does not count), and wrk's p99 latency.
+# servers, every other round in reverse order; the script prints per round and the
+# medians: requests/s, server CPU per request (utime+stime of the server's processes over
+# the requests wrk completed; steal time on a shared machine does not count), wrk's p99
+# latency, and the median of each round's CPU ratio to nginx (robust against the machine
+# slowing down between rounds).
 #
 # Needs: apt-get install -y wrk nginx-light curl
 # Usage: bench/nginx-compare.sh [seconds] [connections]
 # Environment: ROUNDS=5 SERVER_CPU=0 CLIENT_CPU=1 REQUESTS="autoconfig-email autoconfig-host pox"
 #   NGINX_LOG=on|off  MAILCONF_BIN="path ..." (one or more built binaries, compared with
-#   each other and nginx; default: build ./cmd/mailconf)
+#   each other and nginx; default: build ./cmd/mailconf)  FLOOR=on|off (the plain net/http
+#   server below; needs the go tool)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -111,6 +114,53 @@ taskset -c "$server_cpu" nginx -c "$work/nginx.conf" -e "$work/nginx-error.log"
 sleep 0.3
 pid_of[nginx]=$(cat "$work/nginx.pid")
 
+# The floor: a plain net/http server (standard library only, mailconf's timeouts) that
+# writes the same bytes with the same headers and nothing else: no router, log, metrics or
+# connection caps. What mailconf costs above it is mailconf's own; what it costs above
+# nginx is net/http's and the Go runtime's.
+if [ "${FLOOR:-on}" = on ]; then
+  mkdir -p "$work/floor"
+  cat >"$work/floor/main.go" <<'GO'
+package main
+
+import (
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	config, _ := os.ReadFile(os.Args[2])
+	pox, _ := os.ReadFile(os.Args[3])
+	xml := []string{"text/xml; charset=utf-8"}
+	serve := func(body []byte, cache string) http.HandlerFunc {
+		length, cc := []string{strconv.Itoa(len(body))}, []string{cache}
+		return func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			h := w.Header()
+			h["Content-Type"], h["Cache-Control"], h["Content-Length"] = xml, cc, length
+			_, _ = w.Write(body)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/mail/config-v1.1.xml", serve(config, "no-cache"))
+	mux.Handle("/autodiscover/autodiscover.xml", serve(pox, "no-store"))
+	srv := &http.Server{Addr: os.Args[1], Handler: mux, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 20 * time.Second, WriteTimeout: 20 * time.Second, IdleTimeout: 120 * time.Second}
+	panic(srv.ListenAndServe())
+}
+GO
+  printf 'module floor\n\ngo 1.22\n' >"$work/floor/go.mod"
+  (cd "$work/floor" && go build -o floor .)
+  port=$((ng_port + 1))
+  taskset -c "$server_cpu" "$work/floor/floor" "127.0.0.1:$port" "$work/www/mail/config-v1.1.xml" "$work/pox-response.xml" 2>"$work/floor.log" &
+  pids+=($!)
+  names+=("net/http-floor"); ports[net/http-floor]=$port; pid_of[net/http-floor]=$!
+  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/mail/config-v1.1.xml" && break; sleep 0.05; done
+fi
+
 # Same bytes from every server.
 for n in "${names[@]}" nginx; do
   p=${ports[$n]}
@@ -136,30 +186,35 @@ ticks() { # utime+stime of PID and its children, in clock ticks
   done
   echo "$total"
 }
-target() { # target REQUEST PORT -> wrk arguments
+target() { # target REQUEST PORT: sets args, the wrk arguments. wrk reads a header only
+  # with a space after the colon ("Host:x" would go out beside its own Host).
   case $1 in
-    autoconfig-email) echo "-H Host:autoconfig.qq.com http://127.0.0.1:$2/mail/config-v1.1.xml?emailaddress=alice%40qq.com" ;;
-    autoconfig-host) echo "-H Host:autoconfig.qq.com http://127.0.0.1:$2/mail/config-v1.1.xml" ;;
-    pox) echo "-s $work/post.lua http://127.0.0.1:$2/autodiscover/autodiscover.xml" ;;
+    autoconfig-email) args=(-H "Host: autoconfig.qq.com" "http://127.0.0.1:$2/mail/config-v1.1.xml?emailaddress=alice%40qq.com") ;;
+    autoconfig-host) args=(-H "Host: autoconfig.qq.com" "http://127.0.0.1:$2/mail/config-v1.1.xml") ;;
+    pox) args=(-s "$work/post.lua" "http://127.0.0.1:$2/autodiscover/autodiscover.xml") ;;
   esac
 }
-declare -A rps cpu p99
+declare -a args
+declare -A rps cpu p99 last_cpu ratio
 measure() { # measure REQUEST SERVER [quiet]
   local req=$1 srv=$2 before after out n r us lat
   before=$(ticks "${pid_of[$srv]}")
-  # shellcheck disable=SC2046
-  out=$(taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"${secs}s" --latency $(target "$req" "${ports[$srv]}"))
+  target "$req" "${ports[$srv]}"
+  out=$(taskset -c "$client_cpu" wrk -t1 -c"$conns" -d"${secs}s" --latency "${args[@]}")
   after=$(ticks "${pid_of[$srv]}")
   [ "${3:-}" = quiet ] && return
   n=$(awk '/requests in/ {print $1}' <<<"$out")
   r=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   lat=$(awk '$1 == "99%" {v = $2; if (v ~ /us$/) {sub(/us/, "", v); v /= 1000} else if (v ~ /ms$/) {sub(/ms/, "", v)} else if (v ~ /s$/) {sub(/s/, "", v); v *= 1000}; print v}' <<<"$out")
   us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')
-  errs=$(awk '/Non-2xx|Socket errors/' <<<"$out")
+  errs=$(awk '/Non-2xx/' <<<"$out")
+  if [ -n "$errs" ]; then echo "    $srv failed: $errs"; exit 1; fi
+  errs=$(awk '/Socket errors/' <<<"$out")
   [ -n "$errs" ] && echo "    $srv: $errs"
   printf '    %-18s %9.0f req/s  %6s us CPU/req  p99 %6.2f ms\n' "$srv" "$r" "$us" "$lat"
   rps[$req,$srv]+="$r "
   cpu[$req,$srv]+="$us "
+  last_cpu[$srv]=$us
   p99[$req,$srv]+="$lat "
 }
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -171,19 +226,29 @@ for req in $requests; do
   for srv in "${names[@]}" nginx; do measure "$req" "$srv" quiet; done # warm up
   for round in $(seq "$rounds"); do
     echo "  round $round"
-    for srv in "${names[@]}" nginx; do measure "$req" "$srv"; done
+    order=("${names[@]}" nginx)
+    if [ $((round % 2)) = 0 ]; then # every other round backwards, so drift hits both sides
+      order=(nginx); for ((i = ${#names[@]} - 1; i >= 0; i--)); do order+=("${names[$i]}"); done
+    fi
+    for srv in "${order[@]}"; do measure "$req" "$srv"; done
+    for srv in "${names[@]}"; do # nginx's CPU per request over this server's, this round
+      ratio[$req,$srv]+="$(awk -v a="${last_cpu[$srv]}" -v b="${last_cpu[nginx]}" 'BEGIN {print b / a}') "
+    done
   done
 done
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
-printf '%-17s %-18s %10s %10s %8s %12s %12s\n' request server 'req/s' 'CPU us/req' 'p99 ms' 'rps/nginx' 'nginx/CPU'
+printf '%-17s %-18s %10s %10s %8s %10s %10s %12s\n' request server 'req/s' 'CPU us/req' 'p99 ms' 'rps/nginx' 'p99/nginx' 'nginx/CPU'
 for req in $requests; do
-  ng_r=$(median "${rps[$req,nginx]}"); ng_c=$(median "${cpu[$req,nginx]}")
+  ng_r=$(median "${rps[$req,nginx]}"); ng_l=$(median "${p99[$req,nginx]}")
   for srv in "${names[@]}" nginx; do
     r=$(median "${rps[$req,$srv]}"); c=$(median "${cpu[$req,$srv]}"); l=$(median "${p99[$req,$srv]}")
-    printf '%-17s %-18s %10.0f %10.2f %8.2f %12.3f %12.3f\n' "$req" "$srv" "$r" "$c" "$l" \
-      "$(awk -v a="$r" -v b="$ng_r" 'BEGIN {print a / b}')" "$(awk -v a="$c" -v b="$ng_c" 'BEGIN {print b / a}')"
+    q=1
+    [ "$srv" = nginx ] || q=$(median "${ratio[$req,$srv]}")
+    printf '%-17s %-18s %10.0f %10.2f %8.2f %10.3f %10.3f %12.3f\n' "$req" "$srv" "$r" "$c" "$l" \
+      "$(awk -v a="$r" -v b="$ng_r" 'BEGIN {print a / b}')" "$(awk -v a="$l" -v b="$ng_l" 'BEGIN {print a / b}')" "$q"
   done
 done
-echo "(rps/nginx: throughput ratio; nginx/CPU: nginx's CPU per request over this server's, >1 means cheaper than nginx)"
+echo "(medians over the rounds. rps/nginx: throughput ratio; p99/nginx: p99 latency ratio;"
+echo " nginx/CPU: nginx's CPU per request over this server's in the same round, >1 means cheaper than nginx)"
