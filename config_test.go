@@ -91,6 +91,7 @@ func TestValidateRejects(t *testing.T) {
 		{"dav without url", "providers:" + goodProvider + "    calendars:\n      - username: x\n", 15, "providers[0].calendars[0].url", "missing"},
 		{"dav url with a query", "providers:" + goodProvider + "    contacts:\n      - url: https://dav.example.net/dav/?user=x\n", 15, "providers[0].contacts[0].url", "no user, query or fragment"},
 		{"dav url on an address", "providers:" + goodProvider + "    calendars:\n      - url: https://192.0.2.1/dav/\n", 15, "providers[0].calendars[0].url", "must be a domain name"},
+		{"dav port out of range", "providers:" + goodProvider + "    calendars:\n      - url: https://dav.example.net:70000/dav/\n", 15, "providers[0].calendars[0].url", "outside 1..65535"},
 		{"dav paths differ", "providers:" + goodProvider + "    calendars:\n      - url: https://a.example.net/cal/\n      - url: https://b.example.net/caldav/\n", 16, "providers[0].calendars[1].url", "one TXT record carries the context path"},
 		{"oauth2 incomplete", "providers:" + goodProvider + "    oauth2:\n      issuer: login.example.net\n      auth_url: https://login.example.net/auth\n", 14, "providers[0].oauth2.scope", "missing"},
 		{"oauth2 http endpoint", "providers:" + goodProvider + "    oauth2:\n      issuer: login.example.net\n      scope: IMAP\n      auth_url: https://login.example.net/auth\n      token_url: http://login.example.net/token\n", 18, "providers[0].oauth2.token_url", "must be https"},

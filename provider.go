@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"iter"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -189,6 +188,11 @@ type DAVService struct {
 	URL URL `yaml:"url"`
 	// Username is the login name, as for mail servers. Default %EMAILADDRESS%.
 	Username string `yaml:"username,omitempty"`
+
+	// Host and Port are the URL's host name and port (the scheme's when it has none),
+	// filled in by the validator.
+	Host Domain `yaml:"-"`
+	Port uint16 `yaml:"-"`
 }
 
 // PreferredDAV returns the service of a list that clients should set up: the first
@@ -208,24 +212,6 @@ func PreferredDAV(list []DAVService) *DAVService {
 
 // LoginName returns the login name for address a.
 func (s *DAVService) LoginName(a Address) string { return loginName(s.Username, a) }
-
-// Port returns the URL's port, or the scheme's.
-func (s *DAVService) Port() uint16 {
-	if p := s.URL.Port(); p != "" {
-		n, _ := strconv.ParseUint(p, 10, 16)
-		return uint16(n)
-	}
-	if s.URL.Scheme == "http" {
-		return 80
-	}
-	return 443
-}
-
-// Host returns the URL's host name; the validator makes sure it is one.
-func (s *DAVService) Host() Domain {
-	d, _ := ParseDomain(s.URL.Hostname())
-	return d
-}
 
 // Path returns the URL's path, "/" when it has none.
 func (s *DAVService) Path() string {

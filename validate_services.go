@@ -3,6 +3,7 @@ package mailconf
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -16,8 +17,20 @@ func (v *validator) checkDAV(list []DAVService, path string) {
 			v.add(sp+".url", "missing: the service's http or https URL (https://dav.example.com/caldav/)")
 			continue
 		}
-		if _, err := ParseDomain(s.URL.Hostname()); err != nil {
+		host, err := ParseDomain(s.URL.Hostname())
+		if err != nil {
 			v.add(sp+".url", "%q: the host must be a domain name, which the SRV record names (RFC 2782)", s.URL.Host)
+		}
+		s.Host, s.Port = host, 443
+		if s.URL.Scheme == "http" {
+			s.Port = 80
+		}
+		if p := s.URL.Port(); p != "" {
+			n, err := strconv.ParseUint(p, 10, 16)
+			if err != nil || n == 0 {
+				v.add(sp+".url", "%q: port %s is outside 1..65535", s.URL, p)
+			}
+			s.Port = uint16(n)
 		}
 		if s.URL.User != nil || s.URL.RawQuery != "" || s.URL.Fragment != "" {
 			v.add(sp+".url", "%q: no user, query or fragment: SRV and TXT records carry only host, port and path (RFC 6764 §3, §4)", s.URL)

@@ -217,7 +217,7 @@ func TestGolden(t *testing.T) {
 					}
 					return
 				}
-				want := clientrules.DAVAccount{Host: s.URL.Hostname(), Port: int(s.Port()), UseSSL: s.URL.Scheme == "https", PrincipalURL: s.URL.String(), Username: s.LoginName(a)}
+				want := clientrules.DAVAccount{Host: s.URL.Hostname(), Port: int(s.Port), UseSSL: s.URL.Scheme == "https", PrincipalURL: s.URL.String(), Username: s.LoginName(a)}
 				if len(got) != 1 || got[0] != want {
 					t.Errorf("%s accounts %+v, want %+v", kind, got, want)
 				}

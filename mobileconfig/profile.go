@@ -147,7 +147,7 @@ func davPayloads(p *mailconf.Provider, a mailconf.Address, prefix, id, name stri
 			"PayloadDisplayName":         name,
 			k.key + "AccountDescription": name,
 			k.key + "HostName":           s.URL.Hostname(),
-			k.key + "Port":               int(s.Port()),
+			k.key + "Port":               int(s.Port),
 			k.key + "UseSSL":             s.URL.Scheme == "https",
 			k.key + "PrincipalURL":       s.URL.String(),
 			k.key + "Username":           s.LoginName(a),

@@ -267,9 +267,9 @@ func addDAV(t *template, svc string, list []mailconf.DAVService, weight uint16, 
 			if (s.URL.Scheme == "https") != tls {
 				continue
 			}
-			target := s.Host().FQDN()
+			target := s.Host.FQDN()
 			t.noteLiteral(target)
-			t.add(rel, proto{rr: &dns.SRV{Hdr: hdr("", dns.TypeSRV, ttl), Priority: uint16(min(10*n, 65535)), Weight: weight, Port: s.Port(), Target: target}})
+			t.add(rel, proto{rr: &dns.SRV{Hdr: hdr("", dns.TypeSRV, ttl), Priority: uint16(min(10*n, 65535)), Weight: weight, Port: s.Port, Target: target}})
 			if n == 0 {
 				// RFC 6763 §6 key=value, one string; the validator keeps it printable.
 				t.add(rel, proto{rr: &dns.TXT{Hdr: hdr("", dns.TypeTXT, ttl), Txt: []string{"path=" + s.Path()}}})
