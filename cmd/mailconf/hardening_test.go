@@ -237,6 +237,12 @@ func TestLogNeverHoldsAddresses(t *testing.T) {
 			"/AutoDiscover/AutoDiscover.json/v1.0/"+a+"?Protocol=AutodiscoverV1",
 			"/autodiscover/autodiscover.json/v1.0/"+a+"?Protocol=ActiveSync",
 			"/autodiscover/autodiscover.xml?"+a,
+			"/email.mobileconfig?emailaddress="+a,
+			"/setup?emailaddress="+a,
+			"/setup/"+a,
+			"/?emailaddress="+a,
+			"/.well-known/caldav/"+a,
+			"/.well-known/mta-sts.txt?"+a,
 			"/"+a,
 			"/nothing/"+a+"/here",
 		)
