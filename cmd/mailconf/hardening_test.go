@@ -394,3 +394,76 @@ func TestShutdownDuringBlockedReload(t *testing.T) {
 	}
 	t.Logf("stopped %v after SIGTERM, with a reload blocked", time.Since(start))
 }
+
+// aliasBombYAML is one provider with n domains, then the same provider n times more
+// through a YAML alias: n² domains once followed, from about 65 KB for n = 3000.
+func aliasBombYAML(n int) string {
+	var b strings.Builder
+	b.WriteString("providers:\n  - &p\n    id: example.net\n    display_name: Example\n    domains: [")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, "d%d.example", i)
+	}
+	b.WriteString("]\n    incoming: [{type: imap, hostname: imap.example.net, port: 993, socket: SSL}]\n")
+	b.WriteString("    outgoing: [{hostname: smtp.example.net, port: 465, socket: SSL}]\n")
+	for range n {
+		b.WriteString("  - *p\n")
+	}
+	return b.String()
+}
+
+// laughsYAML is the billion laughs in YAML: every level an alias list of the one below.
+func laughsYAML() string {
+	var b strings.Builder
+	b.WriteString(`a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]` + "\n")
+	prev := "a"
+	for _, c := range "bcdefghi" {
+		fmt.Fprintf(&b, "%c: &%c [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", c, c, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = string(c)
+	}
+	b.WriteString("providers: *i\n")
+	return b.String()
+}
+
+// TestAliasBombCommands: `mailconf validate` and a reload refuse the alias bomb and the
+// billion laughs, and the server goes on serving what it had. (The parser's own test,
+// TestAliasesRefused, bounds the memory; the times are logged here.)
+func TestAliasBombCommands(t *testing.T) {
+	dir := t.TempDir()
+	bombs := []struct{ name, content string }{{"alias-bomb.yaml", aliasBombYAML(3000)}, {"laughs.yaml", laughsYAML()}}
+	for _, bomb := range bombs {
+		path := writeConfig(t, dir, bomb.name, bomb.content)
+		var stdout, stderr bytes.Buffer
+		start := time.Now()
+		code := run(context.Background(), []string{"validate", "-config", path}, &stdout, &stderr)
+		t.Logf("validate refused %s (%d bytes) in %v", bomb.name, len(bomb.content), time.Since(start))
+		out := stdout.String() + stderr.String()
+		if code != 1 || !strings.Contains(out, bomb.name) || !strings.Contains(out, "aliases") && !strings.Contains(out, "unknown key") {
+			t.Errorf("validate %s: exit %d, output %.300q", bomb.name, code, out)
+		}
+	}
+
+	cfg := writeConfig(t, dir, "c.yaml", "providers: [{builtin: qq.com}]\n")
+	d := startServe(t, "-config", cfg)
+	for _, bomb := range bombs {
+		writeConfig(t, dir, "c.yaml", bomb.content)
+		refused := strings.Count(d.logs.String(), "configuration refused")
+		start := time.Now()
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "refused reload of "+bomb.name, func() bool {
+			return strings.Count(d.logs.String(), "configuration refused") > refused
+		})
+		t.Logf("reload refused %s within %v", bomb.name, time.Since(start))
+		if logs := d.logs.String(); !strings.Contains(logs, "aliases") && !strings.Contains(logs, "unknown key") {
+			t.Errorf("the refusal does not say why:\n%s", logs)
+		}
+		if err := httpGetFrom("127.0.0.1", "http://"+d.addr["http"]+"/mail/config-v1.1.xml", "autoconfig.qq.com"); err != nil {
+			t.Errorf("after refusing %s: %v", bomb.name, err)
+		}
+	}
+	d.stop(t)
+}
