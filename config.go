@@ -469,7 +469,23 @@ func cloneProvider(p Provider) Provider {
 	p.DisplayName = slices.Clone(p.DisplayName)
 	p.ShortName = slices.Clone(p.ShortName)
 	p.Instructions = slices.Clone(p.Instructions)
+	p.PasswordHint = slices.Clone(p.PasswordHint)
+	p.DomainsFrom = slices.Clone(p.DomainsFrom)
+	p.Calendars = slices.Clone(p.Calendars)
+	p.Contacts = slices.Clone(p.Contacts)
+	p.OAuth2 = clonePointer(p.OAuth2)
+	p.MTASTS = clonePointer(p.MTASTS)
+	p.EnableURL = clonePointer(p.EnableURL)
 	return p
+}
+
+// clonePointer returns a pointer to a copy of *v, nil for nil.
+func clonePointer[T any](v *T) *T {
+	if v == nil {
+		return nil
+	}
+	c := *v
+	return &c
 }
 
 // MaxConfigSize is the largest configuration file Load reads, in bytes.

@@ -449,3 +449,31 @@ func TestNameserverWithoutAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestCloneProviderSharesNothing: the validator writes defaults into a provider (DAV
+// host and port, the MTA-STS max_age, ...), and built-in providers are shared by every
+// parse, so their copy may share no slice or pointer with them. Every slice and pointer
+// field of Provider, present and future, is checked.
+func TestCloneProviderSharesNothing(t *testing.T) {
+	var p Provider
+	v := reflect.ValueOf(&p).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		case reflect.Pointer:
+			f.Set(reflect.New(f.Type().Elem()))
+		case reflect.Map:
+			t.Errorf("Provider.%s is a map: cloneProvider and this test need to copy it", v.Type().Field(i).Name)
+		}
+	}
+	c := cloneProvider(p)
+	cv := reflect.ValueOf(c)
+	for i := range v.NumField() {
+		f, cf := v.Field(i), cv.Field(i)
+		if (f.Kind() == reflect.Slice || f.Kind() == reflect.Pointer) && f.Pointer() == cf.Pointer() {
+			t.Errorf("the copy shares Provider.%s with the original", v.Type().Field(i).Name)
+		}
+	}
+}
