@@ -166,6 +166,9 @@ func (l *Listener) admit(c net.Conn) *Conn {
 		shed = append(shed, l.evict(victim))
 	}
 	lc := &Conn{Conn: c, l: l, client: cl, idleAfterWrite: l.IdleAfterWrite}
+	// Shedding the client's own last connection took it out of the map; it is back
+	// with this one.
+	l.clients[addr] = cl
 	l.open++
 	cl.open++
 	// A new connection counts as idle until it sends something, youngest of all: it is
@@ -266,7 +269,7 @@ func (l *Listener) release(c *Conn) {
 	l.setIdle(c, false)
 	l.open--
 	c.client.open--
-	if c.client.open == 0 {
+	if c.client.open == 0 && l.clients[c.client.addr] == c.client {
 		delete(l.clients, c.client.addr)
 	}
 }

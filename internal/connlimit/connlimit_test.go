@@ -330,3 +330,39 @@ func TestIdleList(t *testing.T) {
 		})
 	}
 }
+
+// fakeConn is a connection from 127.0.0.1 that does nothing.
+type fakeConn struct{ net.Conn }
+
+func (fakeConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (fakeConn) Close() error         { return nil }
+
+// TestShedOwnLastKeepsClient: a client at a cap of one that sheds its only, idle
+// connection for a new one is still counted: with the new one busy, a third is refused,
+// and closing the shed one later does not forget the client.
+func TestShedOwnLastKeepsClient(t *testing.T) {
+	for _, limits := range []Limits{{PerClient: 1}, {Total: 1}} {
+		t.Run(fmt.Sprintf("%+v", limits), func(t *testing.T) {
+			l := New(nil, limits)
+			first := l.admit(fakeConn{})
+			second := l.admit(fakeConn{})
+			if first == nil || second == nil {
+				t.Fatal("a connection was refused while the other was idle")
+			}
+			l.MarkIdle(second, false)
+			if third := l.admit(fakeConn{}); third != nil {
+				t.Fatal("a connection over the cap was admitted while the client's only other one was busy")
+			}
+			first.Close() // shed already: counts nothing
+			l.mu.Lock()
+			cl := l.clients[netip.MustParseAddr("127.0.0.1")]
+			l.mu.Unlock()
+			if cl == nil || cl.open != 1 || second.client != cl {
+				t.Fatalf("client %+v, want the second connection's, with one open", cl)
+			}
+			if third := l.admit(fakeConn{}); third != nil {
+				t.Fatal("admitted over the cap after the shed connection closed")
+			}
+		})
+	}
+}
