@@ -315,3 +315,41 @@ func TestPOXExpectContinue(t *testing.T) {
 		t.Errorf("error %q, want 600", code)
 	}
 }
+
+// TestPOXCutBody: a client that declares a longer body than it sends and closes its
+// side gets error 600, even when the part sent is a whole request.
+func TestPOXCutBody(t *testing.T) {
+	ts := startServer(t, newTestHandler(t, qqCatalog(t)))
+	req := autodiscoverRequest("user@qq.com")
+	for _, tc := range []struct {
+		name     string
+		declared int
+		wantCode string
+	}{
+		{"whole", len(req), ""},
+		{"cut", len(req) + 50, "600"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "POST /autodiscover/autodiscover.xml HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s", tc.declared, req)
+			conn.(*net.TCPConn).CloseWrite()
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkXMLHeaders(t, resp)
+			if code := errorOf(t, b); code != tc.wantCode {
+				t.Errorf("error %q, want %q", code, tc.wantCode)
+			}
+		})
+	}
+}

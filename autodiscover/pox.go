@@ -197,6 +197,10 @@ func (h *Handler) readBody(c echo.Context, s *scratch) ([]byte, error) {
 	}
 	n, err := io.ReadFull(body, s.body[:MaxBodySize+1])
 	switch {
+	case (err == io.EOF || err == io.ErrUnexpectedEOF) && int64(n) < r.ContentLength:
+		// The client closed before sending what it declared: a cut request, whatever
+		// the part that came looks like.
+		return nil, errBodyRead
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
 		return s.body[:n], nil
 	case err == nil, isMaxBytes(err):
