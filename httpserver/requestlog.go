@@ -167,8 +167,9 @@ func appendTextString(b []byte, s string) []byte {
 }
 
 // plain reports whether s is non-empty and needs neither quotes in slog's text format nor
-// escapes in JSON: printable ASCII without space, '"', '=', '\\' (and '<', '>', '&',
-// which JSONHandler escapes).
+// escapes in JSON: printable ASCII without space, '"', '=' and '\\' (which JSON escapes).
+// It also turns away '<', '>' and '&', which neither format changes, to stay clear of
+// any handler that escapes HTML; such lines, rare in request paths, take the slog path.
 func plain(s string) bool {
 	if s == "" {
 		return false

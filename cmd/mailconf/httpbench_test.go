@@ -14,9 +14,9 @@ import (
 )
 
 // BenchmarkHTTPLoopback sends the requests clients send most to a whole `mailconf serve`
-// (connection caps, request log, metrics, rate limiter on) over keep-alive loopback
-// connections, beside a bare net/http server that writes the same bytes: the gap between
-// the two is what mailconf's own layers cost. The client is a loop over raw connections
+// (connection caps, request log, metrics; the default configuration sets no rate limit)
+// over keep-alive loopback connections, beside a bare net/http server that writes the
+// same bytes: the gap between the two is what mailconf's own layers cost. The client is a loop over raw connections
 // that allocates nothing, so allocs/op are the servers'. bench/nginx-compare.sh measures
 // the same requests against nginx, in CPU time per request.
 func BenchmarkHTTPLoopback(b *testing.B) {
