@@ -110,6 +110,7 @@ func loopback(b *testing.B, addr, raw string) {
 				return
 			}
 			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Minute)) // a stuck server fails the run
 			r := &answerReader{r: bufio.NewReaderSize(c, 16<<10)}
 			req := []byte(raw)
 			for take() {
