@@ -74,6 +74,18 @@ func (c *testClient) closed() bool {
 	return err == io.EOF || err != nil && !strings.Contains(err.Error(), "timeout")
 }
 
+// waitIdle waits until want connections are idle.
+func waitIdle(t *testing.T, l *Listener, want int) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for l.idleCount() != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections idle, want %d", l.idleCount(), want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func waitOpen(t *testing.T, l *Listener, want int64) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
@@ -94,12 +106,16 @@ func TestPerClientShedsItsOwnIdle(t *testing.T) {
 	if !other.get() {
 		t.Fatal("other client")
 	}
+	waitIdle(t, l, 1)
 	var cs []*testClient
-	for range 3 {
+	for i := range 3 {
 		c := dial(t, l, "127.0.0.1")
 		if !c.get() {
 			t.Fatal("request failed")
 		}
+		// net/http marks a connection idle after the answer is out, which may be after
+		// the client has read it: wait, so that the idle order is the order here.
+		waitIdle(t, l, 2+i)
 		cs = append(cs, c)
 	}
 	waitOpen(t, l, 4)
@@ -162,9 +178,10 @@ func TestTotalShedsLongestIdle(t *testing.T) {
 			t.Fatal("request failed")
 		}
 		cs = append(cs, c)
-		time.Sleep(10 * time.Millisecond)
+		waitIdle(t, l, i+1) // the idle order is the order here
 	}
-	cs[0].get() // now the youngest idle
+	cs[0].get() // now the youngest idle, once the server has marked it
+	waitIdle(t, l, 3)
 	waitOpen(t, l, 3)
 	c := dial(t, l, "127.0.0.9")
 	if !c.get() {
@@ -247,7 +264,7 @@ func TestIdleAfterWrite(t *testing.T) {
 		}
 	}
 	io.WriteString(b.conn, "partial") // b is in the middle of a question
-	time.Sleep(50 * time.Millisecond)
+	waitIdle(t, l, 1)                 // once the server has read it, only a is idle
 	c := dial(t, l, "127.0.0.3")
 	io.WriteString(c.conn, "q\n")
 	if s, err := c.r.ReadString('\n'); err != nil || s != "q\n" {
