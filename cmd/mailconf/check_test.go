@@ -444,9 +444,9 @@ func TestCheckSeedMistake(t *testing.T) {
 	wantStep(t, r, "apple.profile", check.StatusOK, "")
 }
 
-// mailListener serves a greeting on a loopback port, over TLS with cert when it is set,
-// to each connection, and reads until the client leaves.
-func mailListener(t *testing.T, greeting string, cert *tls.Certificate) string {
+// serveConns runs handle on every connection to a loopback port, each with a 5 s
+// deadline, until the test ends, and returns the port's address.
+func serveConns(t *testing.T, handle func(c net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -467,15 +467,24 @@ func mailListener(t *testing.T, greeting string, cert *tls.Certificate) string {
 				defer wg.Done()
 				defer c.Close()
 				c.SetDeadline(time.Now().Add(5 * time.Second))
-				if cert != nil {
-					c = tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*cert}})
-				}
-				io.WriteString(c, greeting+"\r\n")
-				io.Copy(io.Discard, io.LimitReader(c, 1<<10))
+				handle(c)
 			}()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// mailListener serves a greeting on a loopback port, over TLS with cert when it is set,
+// to each connection, and reads until the client leaves.
+func mailListener(t *testing.T, greeting string, cert *tls.Certificate) string {
+	t.Helper()
+	return serveConns(t, func(c net.Conn) {
+		if cert != nil {
+			c = tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*cert}})
+		}
+		io.WriteString(c, greeting+"\r\n")
+		io.Copy(io.Discard, io.LimitReader(c, 1<<10))
+	})
 }
 
 // TestCheckConnect opens the mail servers' ports with -connect: TLS handshakes, the
@@ -528,52 +537,31 @@ func TestCheckConnect(t *testing.T) {
 // with cert, or refuses it when cert is nil.
 func starttlsListener(t *testing.T, cert *tls.Certificate) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	return serveConns(t, func(c net.Conn) {
+		rd := bufio.NewReader(c)
+		io.WriteString(c, "220 smtp.example.net ESMTP\r\n")
 		for {
-			c, err := ln.Accept()
+			line, err := rd.ReadString('\n')
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				rd := bufio.NewReader(c)
-				io.WriteString(c, "220 smtp.example.net ESMTP\r\n")
-				for {
-					line, err := rd.ReadString('\n')
-					if err != nil {
-						return
-					}
-					switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
-					case strings.HasPrefix(cmd, "EHLO"):
-						io.WriteString(c, "250-smtp.example.net\r\n250 STARTTLS\r\n")
-					case cmd == "STARTTLS" && cert != nil:
-						io.WriteString(c, "220 go ahead\r\n")
-						tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*cert}})
-						tc.Handshake()
-						io.Copy(io.Discard, io.LimitReader(tc, 1<<10))
-						return
-					case cmd == "STARTTLS":
-						io.WriteString(c, "454 4.7.0 TLS not available\r\n")
-					default:
-						io.WriteString(c, "221 bye\r\n")
-						return
-					}
-				}
-			}()
+			switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
+			case strings.HasPrefix(cmd, "EHLO"):
+				io.WriteString(c, "250-smtp.example.net\r\n250 STARTTLS\r\n")
+			case cmd == "STARTTLS" && cert != nil:
+				io.WriteString(c, "220 go ahead\r\n")
+				tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*cert}})
+				tc.Handshake()
+				io.Copy(io.Discard, io.LimitReader(tc, 1<<10))
+				return
+			case cmd == "STARTTLS":
+				io.WriteString(c, "454 4.7.0 TLS not available\r\n")
+			default:
+				io.WriteString(c, "221 bye\r\n")
+				return
+			}
 		}
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // TestCheckConnectSTARTTLS opens a submission port with STARTTLS, then one that
