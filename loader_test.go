@@ -2,7 +2,6 @@ package mailconf
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -10,45 +9,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mailconf/mailconf/internal/yamlbomb"
 )
-
-// aliasBomb is one provider with n domains, then the same provider n times more through
-// a YAML alias: about 65 KB on disk for n = 3000, n² domains once followed.
-func aliasBomb(n int) []byte {
-	var b strings.Builder
-	b.WriteString("providers:\n  - &p\n    id: example.net\n    display_name: Example\n    domains: [")
-	for i := range n {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprintf(&b, "d%d.example", i)
-	}
-	b.WriteString("]\n    incoming: [{type: imap, hostname: imap.example.net, port: 993, socket: SSL}]\n")
-	b.WriteString("    outgoing: [{hostname: smtp.example.net, port: 465, socket: SSL}]\n")
-	for range n {
-		b.WriteString("  - *p\n")
-	}
-	return []byte(b.String())
-}
-
-// billionLaughs is the classic: every level an alias list of the one below.
-func billionLaughs() []byte {
-	var b strings.Builder
-	b.WriteString(`a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]` + "\n")
-	prev := "a"
-	for _, c := range "bcdefghi" {
-		fmt.Fprintf(&b, "%c: &%c [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", c, c, prev, prev, prev, prev, prev, prev, prev, prev, prev)
-		prev = string(c)
-	}
-	b.WriteString("providers: *i\n")
-	return []byte(b.String())
-}
 
 // TestAliasesRefused: a configuration with aliases is refused at once, and the refusal
 // costs little memory. The times are logged, not asserted beyond a generous bound (the
 // machine is shared); the allocation bound is the real check.
 func TestAliasesRefused(t *testing.T) {
-	for name, data := range map[string][]byte{"alias bomb": aliasBomb(3000), "billion laughs": billionLaughs()} {
+	for name, data := range map[string][]byte{"alias bomb": []byte(yamlbomb.AliasBomb(3000)), "billion laughs": []byte(yamlbomb.BillionLaughs())} {
 		t.Run(name, func(t *testing.T) {
 			var before, after runtime.MemStats
 			runtime.GC()

@@ -20,6 +20,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailconf/mailconf"
+	"github.com/mailconf/mailconf/internal/yamlbomb"
 )
 
 // dialFrom opens a TCP connection to addr from the loopback address from.
@@ -395,44 +396,12 @@ func TestShutdownDuringBlockedReload(t *testing.T) {
 	t.Logf("stopped %v after SIGTERM, with a reload blocked", time.Since(start))
 }
 
-// aliasBombYAML is one provider with n domains, then the same provider n times more
-// through a YAML alias: n² domains once followed, from about 65 KB for n = 3000.
-func aliasBombYAML(n int) string {
-	var b strings.Builder
-	b.WriteString("providers:\n  - &p\n    id: example.net\n    display_name: Example\n    domains: [")
-	for i := range n {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprintf(&b, "d%d.example", i)
-	}
-	b.WriteString("]\n    incoming: [{type: imap, hostname: imap.example.net, port: 993, socket: SSL}]\n")
-	b.WriteString("    outgoing: [{hostname: smtp.example.net, port: 465, socket: SSL}]\n")
-	for range n {
-		b.WriteString("  - *p\n")
-	}
-	return b.String()
-}
-
-// laughsYAML is the billion laughs in YAML: every level an alias list of the one below.
-func laughsYAML() string {
-	var b strings.Builder
-	b.WriteString(`a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]` + "\n")
-	prev := "a"
-	for _, c := range "bcdefghi" {
-		fmt.Fprintf(&b, "%c: &%c [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", c, c, prev, prev, prev, prev, prev, prev, prev, prev, prev)
-		prev = string(c)
-	}
-	b.WriteString("providers: *i\n")
-	return b.String()
-}
-
 // TestAliasBombCommands: `mailconf validate` and a reload refuse the alias bomb and the
 // billion laughs, and the server goes on serving what it had. (The parser's own test,
 // TestAliasesRefused, bounds the memory; the times are logged here.)
 func TestAliasBombCommands(t *testing.T) {
 	dir := t.TempDir()
-	bombs := []struct{ name, content string }{{"alias-bomb.yaml", aliasBombYAML(3000)}, {"laughs.yaml", laughsYAML()}}
+	bombs := []struct{ name, content string }{{"alias-bomb.yaml", yamlbomb.AliasBomb(3000)}, {"laughs.yaml", yamlbomb.BillionLaughs()}}
 	for _, bomb := range bombs {
 		path := writeConfig(t, dir, bomb.name, bomb.content)
 		var stdout, stderr bytes.Buffer
