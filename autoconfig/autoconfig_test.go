@@ -4,14 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -24,9 +22,9 @@ import (
 	"github.com/mailconf/mailconf/httpserver"
 	"github.com/mailconf/mailconf/internal/clientrules"
 	"github.com/mailconf/mailconf/internal/parallel"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+	"github.com/mailconf/mailconf/internal/golden"
+)
 
 func loadTestCatalog(t testing.TB) *mailconf.Catalog {
 	t.Helper()
@@ -49,19 +47,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", p.ID.String()+".golden")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./autoconfig -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("rendered document differs from %s:\n%s", path, got)
-			}
+			want := golden.Check(t, filepath.Join("testdata", p.ID.String()+".golden"), got)
 			checkDocument(t, p, want, "text/xml; charset=utf-8", k9Rejects[p.ID.String()])
 		})
 	}
@@ -522,19 +508,7 @@ providers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "perdomain-customer.example.golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./autoconfig -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("rendered document differs from %s:\n%s", path, got)
-	}
+	want := golden.Check(t, filepath.Join("testdata", "perdomain-customer.example.golden"), got)
 	if err := clientrules.AutoconfigCommon(want); err != nil {
 		t.Errorf("common client rules: %v", err)
 	}

@@ -2,7 +2,6 @@ package autodiscover
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,9 +10,9 @@ import (
 
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/internal/clientrules"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current answers")
+	"github.com/mailconf/mailconf/internal/golden"
+)
 
 // goldenCase is one answer pinned byte for byte in testdata/<name>.golden.
 type goldenCase struct {
@@ -80,19 +79,7 @@ func TestGolden(t *testing.T) {
 			if ct := resp.Header.Get("Content-Type"); ct != wantCT {
 				t.Errorf("Content-Type %q, want %q", ct, wantCT)
 			}
-			if *update {
-				if err := os.WriteFile(goldenPath(tc.name), body, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(goldenPath(tc.name))
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(body, want) {
-				t.Errorf("answer differs from %s:\ngot:\n%s\nwant:\n%s", goldenPath(tc.name), body, want)
-			}
+			golden.Check(t, goldenPath(tc.name), body)
 		})
 	}
 }

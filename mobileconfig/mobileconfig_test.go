@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"flag"
 	"io"
 	"math/big"
 	"net/http"
@@ -28,6 +27,8 @@ import (
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/httpserver"
 	"github.com/mailconf/mailconf/internal/clientrules"
+
+	"github.com/mailconf/mailconf/internal/golden"
 )
 
 const testYAML = `
@@ -178,8 +179,6 @@ func TestBuild(t *testing.T) {
 	}
 }
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
 // TestGolden compares each provider's profile for one address with
 // testdata/<id>.golden and reads it with the device rules: the mail account, and the
 // calendar and contacts accounts of the service a client should use.
@@ -192,19 +191,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", p.ID.String()+".golden")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./mobileconfig -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("profile differs from %s:\n%s", path, got)
-			}
+			want := golden.Check(t, filepath.Join("testdata", p.ID.String()+".golden"), got)
 			cp, err := clientrules.ParseProfile(want)
 			if err != nil {
 				t.Fatalf("device rules: %v", err)

@@ -1,11 +1,9 @@
 package mtasts
 
 import (
-	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,9 +11,9 @@ import (
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/httpserver"
 	"github.com/mailconf/mailconf/internal/clientrules"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+	"github.com/mailconf/mailconf/internal/golden"
+)
 
 const testConfig = `
 providers:
@@ -99,16 +97,7 @@ func TestPolicy(t *testing.T) {
 			if p.Mode != "enforce" || len(p.MX) != 2 || p.MaxAge != 604800 {
 				t.Errorf("policy %+v", p)
 			}
-			golden := filepath.Join("testdata", "policy.golden")
-			if *update {
-				if err := os.WriteFile(golden, body, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil || string(want) != string(body) {
-				t.Errorf("body differs from %s (go test ./mtasts -update rewrites it): %q, %v", golden, body, err)
-			}
+			golden.Check(t, filepath.Join("testdata", "policy.golden"), body)
 		})
 	}
 }

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"flag"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
-)
 
-var updateREADME = flag.Bool("update", false, "rewrite the README's example check report")
+	"github.com/mailconf/mailconf/internal/golden"
+)
 
 // readmeReportStart and readmeReportEnd delimit the example report in README.md: from
 // its first line to the next section.
@@ -57,7 +56,7 @@ func TestCheckREADMEExample(t *testing.T) {
 		}
 		indented.WriteString("\n")
 	}
-	if *updateREADME {
+	if golden.Updating() {
 		updated := text[:start] + indented.String() + "\n" + text[end:]
 		if err := os.WriteFile("../../README.md", []byte(updated), 0o644); err != nil {
 			t.Fatal(err)
