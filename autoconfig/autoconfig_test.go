@@ -21,9 +21,8 @@ import (
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/httpserver"
 	"github.com/mailconf/mailconf/internal/clientrules"
-	"github.com/mailconf/mailconf/internal/parallel"
-
 	"github.com/mailconf/mailconf/internal/golden"
+	"github.com/mailconf/mailconf/internal/parallel"
 )
 
 func loadTestCatalog(t testing.TB) *mailconf.Catalog {

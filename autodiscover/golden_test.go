@@ -10,7 +10,6 @@ import (
 
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/internal/clientrules"
-
 	"github.com/mailconf/mailconf/internal/golden"
 )
 

@@ -27,7 +27,6 @@ import (
 	"github.com/mailconf/mailconf"
 	"github.com/mailconf/mailconf/httpserver"
 	"github.com/mailconf/mailconf/internal/clientrules"
-
 	"github.com/mailconf/mailconf/internal/golden"
 )
 
