@@ -19,12 +19,8 @@ func (c *checker) judgeApple() []Step {
 func (c *checker) judgeProfile() *result {
 	resp := c.profile
 	r := &result{id: "apple.profile", asked: "GET " + resp.url}
-	if i := c.transport(resp); i != nil {
+	if i := c.answered(resp); i != nil {
 		r.add(*i)
-		return r
-	}
-	if resp.status != 200 {
-		r.add(c.statusIssue(resp))
 		return r
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.contentType()); mt != "application/x-apple-aspen-config" {
@@ -67,12 +63,8 @@ func (c *checker) judgeProfile() *result {
 func (c *checker) judgeSetup() *result {
 	resp := c.setup
 	r := &result{id: "apple.setup", asked: "GET " + resp.url}
-	if i := c.transport(resp); i != nil {
+	if i := c.answered(resp); i != nil {
 		r.add(*i)
-		return r
-	}
-	if resp.status != 200 {
-		r.add(c.statusIssue(resp))
 		return r
 	}
 	in, out := setupServers(resp.body)

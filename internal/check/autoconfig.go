@@ -90,14 +90,10 @@ func alternative(a, b *autoconfigAsk) bool {
 func (c *checker) judgeAutoconfigAnswer(a *autoconfigAsk) *result {
 	r := &result{id: a.id, asked: "GET " + a.url}
 	resp := a.resp
-	if i := c.transport(resp); i != nil {
+	// Clients move on from anything but a 200; FairEmail, GNOME and KMail take exactly
+	// 200 (docs/clients.md).
+	if i := c.answered(resp); i != nil {
 		r.add(*i)
-		r.moveOn = true
-		return r
-	}
-	if resp.status != 200 {
-		// FairEmail, GNOME and KMail take exactly 200 (docs/clients.md).
-		r.add(c.statusIssue(resp))
 		r.moveOn = true
 		return r
 	}

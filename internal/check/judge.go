@@ -103,6 +103,19 @@ func hostPort(u string) (host, port string, https bool) {
 	return p.Hostname(), port, https
 }
 
+// answered returns why resp is not a 200 answer to read: its connection, its
+// certificate or its status; nil when it is one.
+func (c *checker) answered(resp *response) *issue {
+	if i := c.transport(resp); i != nil {
+		return i
+	}
+	if resp.status != 200 {
+		i := c.statusIssue(resp)
+		return &i
+	}
+	return nil
+}
+
 // transport judges how an HTTP request went before its content: no connection, no
 // answer in time, a certificate clients refuse. nil when the answer arrived sound.
 func (c *checker) transport(r *response) *issue {

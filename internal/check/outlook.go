@@ -168,13 +168,9 @@ func (c *checker) judgeJSON() *result {
 func (c *checker) judgePOX(id, u string) *result {
 	r := &result{id: id, asked: "POST " + u, moveOn: true}
 	resp := c.pox[u]
-	if i := c.transport(resp); i != nil {
+	// MS-OXDSCLI: every Autodiscover answer is 200.
+	if i := c.answered(resp); i != nil {
 		r.add(*i)
-		return r
-	}
-	if resp.status != 200 {
-		// MS-OXDSCLI: every Autodiscover answer is 200.
-		r.add(c.statusIssue(resp))
 		return r
 	}
 	p, err := clientrules.ParsePOX(resp.body)
