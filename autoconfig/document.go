@@ -84,24 +84,12 @@ func render(p *mailconf.Provider, domain func(prefix string) string) ([]byte, er
 		// (EmailProvider.java). The default language comes first: FairEmail joins them.
 		en := ep.CreateElement("enable")
 		en.CreateAttr("visiturl", p.EnableURL.String())
-		for _, t := range p.Instructions {
-			in := en.CreateElement("instruction")
-			if t.Lang != "" {
-				in.CreateAttr("lang", t.Lang)
-			}
-			in.SetText(t.Value)
-		}
+		writeLocalized(en, "instruction", p.Instructions)
 	}
 	for _, d := range p.Documentation {
 		de := ep.CreateElement("documentation")
 		de.CreateAttr("url", d.URL.String())
-		for _, t := range d.Description {
-			descr := de.CreateElement("descr")
-			if t.Lang != "" {
-				descr.CreateAttr("lang", t.Lang)
-			}
-			descr.SetText(t.Value)
-		}
+		writeLocalized(de, "descr", d.Description)
 	}
 	// Address books, calendars and the OAuth2 server are children of clientConfig, after
 	// emailProvider (draft-ietf-mailmaint-autoconfig §"Server sections", its example
@@ -145,6 +133,18 @@ func writeServer(e *etree.Element, s *mailconf.Server, host func(*mailconf.Serve
 		e.CreateElement("authentication").SetText(string(m))
 	}
 	e.CreateElement("username").SetText(s.Username)
+}
+
+// writeLocalized writes one name element per variant of texts under parent, with a
+// lang attribute where the variant has a language.
+func writeLocalized(parent *etree.Element, name string, texts mailconf.Localized) {
+	for _, t := range texts {
+		e := parent.CreateElement(name)
+		if t.Lang != "" {
+			e.CreateAttr("lang", t.Lang)
+		}
+		e.SetText(t.Value)
+	}
 }
 
 // writeDAV fills a calendar or addressbook element: a URL service with HTTP Basic
