@@ -82,22 +82,31 @@ type OneOrMore []string
 
 // UnmarshalYAML accepts a string or a list of strings.
 func (o *OneOrMore) UnmarshalYAML(n *yaml.Node) error {
+	values, err := scalarOrList(n, "a string or a list of strings")
+	if err != nil {
+		return err
+	}
+	*o = values
+	return nil
+}
+
+// scalarOrList returns the text of a scalar node, or of each scalar in a sequence;
+// anything else is an error that says it wanted what.
+func scalarOrList(n *yaml.Node, what string) ([]string, error) {
 	switch n.Kind {
 	case yaml.ScalarNode:
-		*o = OneOrMore{n.Value}
-		return nil
+		return []string{n.Value}, nil
 	case yaml.SequenceNode:
-		out := make(OneOrMore, 0, len(n.Content))
+		out := make([]string, 0, len(n.Content))
 		for _, c := range n.Content {
 			if c.Kind != yaml.ScalarNode {
-				return errors.New("want a string or a list of strings")
+				return nil, errors.New("want " + what)
 			}
 			out = append(out, c.Value)
 		}
-		*o = out
-		return nil
+		return out, nil
 	}
-	return errors.New("want a string or a list of strings")
+	return nil, errors.New("want " + what)
 }
 
 // MarshalYAML writes one string as text, several as a list.

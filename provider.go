@@ -155,22 +155,15 @@ func (a AuthMethods) FirstExcept(skip Authentication) Authentication {
 
 // UnmarshalYAML accepts one method or a list of them.
 func (a *AuthMethods) UnmarshalYAML(n *yaml.Node) error {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		*a = AuthMethods{Authentication(n.Value)}
-		return nil
-	case yaml.SequenceNode:
-		out := make(AuthMethods, 0, len(n.Content))
-		for _, c := range n.Content {
-			if c.Kind != yaml.ScalarNode {
-				return errors.New("want a method or a list of methods")
-			}
-			out = append(out, Authentication(c.Value))
-		}
-		*a = out
-		return nil
+	values, err := scalarOrList(n, "a method or a list of methods")
+	if err != nil {
+		return err
 	}
-	return errors.New("want a method or a list of methods")
+	*a = make(AuthMethods, len(values))
+	for i, v := range values {
+		(*a)[i] = Authentication(v)
+	}
+	return nil
 }
 
 // MarshalYAML writes one method as text, several as a list.
