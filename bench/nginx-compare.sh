@@ -20,8 +20,8 @@
 # Usage: bench/nginx-compare.sh [seconds] [connections]
 # Environment: ROUNDS=5 SERVER_CPU=0 CLIENT_CPU=1 REQUESTS="autoconfig-email autoconfig-host pox"
 #   NGINX_LOG=on|off  MAILCONF_BIN="path ..." (one or more built binaries, compared with
-#   each other and nginx; default: build ./cmd/mailconf)  FLOOR=on|off (the plain net/http
-#   server below; needs the go tool)
+#   each other and nginx; default: build ./cmd/mailconf)  FLOOR=on|off (the two floors
+#   below, plain net/http and a hand-written HTTP/1.1 loop; needs the go tool)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -158,6 +158,103 @@ GO
   taskset -c "$server_cpu" "$work/floor/floor" "127.0.0.1:$port" "$work/www/mail/config-v1.1.xml" "$work/pox-response.xml" 2>"$work/floor.log" &
   pids+=($!)
   names+=("net/http-floor"); ports[net/http-floor]=$port; pid_of[net/http-floor]=$!
+  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/mail/config-v1.1.xml" && break; sleep 0.05; done
+
+  # The floor under net/http: a hand-written HTTP/1.1 loop on the Go runtime (a goroutine
+  # per connection, one read and one write per request, headers prepared but for Date).
+  # It understands only what wrk sends; it measures what Go itself costs, not a server.
+  mkdir -p "$work/rawfloor"
+  cat >"$work/rawfloor/main.go" <<'GO'
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"net"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+var date atomic.Pointer[[]byte]
+
+func setDate() {
+	d := []byte(time.Now().UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT"))
+	date.Store(&d)
+}
+
+func response(body []byte, cache string) (head, tail []byte) {
+	head = []byte("HTTP/1.1 200 OK\r\nCache-Control: " + cache +
+		"\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\nContent-Type: text/xml; charset=utf-8\r\nDate: ")
+	return head, append([]byte("\r\n\r\n"), body...)
+}
+
+func main() {
+	config, _ := os.ReadFile(os.Args[2])
+	pox, _ := os.ReadFile(os.Args[3])
+	getHead, getTail := response(config, "no-cache")
+	postHead, postTail := response(pox, "no-store")
+	setDate()
+	go func() {
+		for range time.Tick(time.Second) {
+			setDate()
+		}
+	}()
+	ln, err := net.Listen("tcp", os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			panic(err)
+		}
+		go func(c net.Conn) {
+			defer c.Close()
+			r := bufio.NewReaderSize(c, 4096)
+			out := make([]byte, 0, 4096)
+			for {
+				line, err := r.ReadSlice('\n')
+				if err != nil {
+					return
+				}
+				post := bytes.HasPrefix(line, []byte("POST "))
+				length := 0
+				for {
+					h, err := r.ReadSlice('\n')
+					if err != nil {
+						return
+					}
+					if len(h) <= 2 {
+						break
+					}
+					if k, v, ok := bytes.Cut(h, []byte(":")); ok && bytes.EqualFold(k, []byte("Content-Length")) {
+						length, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+					}
+				}
+				if _, err := r.Discard(length); err != nil {
+					return
+				}
+				head, tail := getHead, getTail
+				if post {
+					head, tail = postHead, postTail
+				}
+				out = append(append(append(out[:0], head...), *date.Load()...), tail...)
+				if _, err := c.Write(out); err != nil {
+					return
+				}
+			}
+		}(c)
+	}
+}
+GO
+  printf 'module rawfloor\n\ngo 1.22\n' >"$work/rawfloor/go.mod"
+  (cd "$work/rawfloor" && go build -o rawfloor .)
+  port=$((port + 1))
+  taskset -c "$server_cpu" "$work/rawfloor/rawfloor" "127.0.0.1:$port" "$work/www/mail/config-v1.1.xml" "$work/pox-response.xml" 2>"$work/rawfloor.log" &
+  pids+=($!)
+  names+=("raw-go-floor"); ports[raw-go-floor]=$port; pid_of[raw-go-floor]=$!
   for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/mail/config-v1.1.xml" && break; sleep 0.05; done
 fi
 
