@@ -292,7 +292,7 @@ target() { # target REQUEST PORT: sets args, the wrk arguments. wrk reads a head
   esac
 }
 declare -a args
-declare -A rps cpu p99 last_cpu ratio
+declare -A rps cpu p99 last_cpu ratio floor_ratio
 measure() { # measure REQUEST SERVER [quiet]
   local req=$1 srv=$2 before after out n r us lat
   before=$(ticks "${pid_of[$srv]}")
@@ -330,22 +330,33 @@ for req in $requests; do
     for srv in "${order[@]}"; do measure "$req" "$srv"; done
     for srv in "${names[@]}"; do # nginx's CPU per request over this server's, this round
       ratio[$req,$srv]+="$(awk -v a="${last_cpu[$srv]}" -v b="${last_cpu[nginx]}" 'BEGIN {print b / a}') "
+      if [ -n "${last_cpu[net/http-floor]:-}" ]; then # and over the net/http floor's
+        floor_ratio[$req,$srv]+="$(awk -v a="${last_cpu[$srv]}" -v b="${last_cpu[net/http-floor]}" 'BEGIN {print a / b}') "
+      fi
     done
   done
 done
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
-printf '%-17s %-18s %10s %10s %8s %10s %10s %12s\n' request server 'req/s' 'CPU us/req' 'p99 ms' 'rps/nginx' 'p99/nginx' 'nginx/CPU'
+printf '%-17s %-18s %10s %10s %8s %10s %10s %12s %10s %10s\n' request server 'req/s' 'CPU us/req' 'p99 ms' 'rps/nginx' 'p99/nginx' 'nginx/CPU' 'CPU/floor' 'p99/floor'
 for req in $requests; do
   ng_r=$(median "${rps[$req,nginx]}"); ng_l=$(median "${p99[$req,nginx]}")
+  fl_l=""
+  [ -n "${p99[$req,net/http-floor]:-}" ] && fl_l=$(median "${p99[$req,net/http-floor]}")
   for srv in "${names[@]}" nginx; do
     r=$(median "${rps[$req,$srv]}"); c=$(median "${cpu[$req,$srv]}"); l=$(median "${p99[$req,$srv]}")
     q=1
     [ "$srv" = nginx ] || q=$(median "${ratio[$req,$srv]}")
-    printf '%-17s %-18s %10.0f %10.2f %8.2f %10.3f %10.3f %12.3f\n' "$req" "$srv" "$r" "$c" "$l" \
-      "$(awk -v a="$r" -v b="$ng_r" 'BEGIN {print a / b}')" "$(awk -v a="$l" -v b="$ng_l" 'BEGIN {print a / b}')" "$q"
+    fq=-; fl=-
+    if [ -n "$fl_l" ] && [ "$srv" != nginx ]; then
+      fq=$(median "${floor_ratio[$req,$srv]}"); fl=$(awk -v a="$l" -v b="$fl_l" 'BEGIN {printf "%.3f", a / b}')
+    fi
+    printf '%-17s %-18s %10.0f %10.2f %8.2f %10.3f %10.3f %12.3f %10s %10s\n' "$req" "$srv" "$r" "$c" "$l" \
+      "$(awk -v a="$r" -v b="$ng_r" 'BEGIN {print a / b}')" "$(awk -v a="$l" -v b="$ng_l" 'BEGIN {print a / b}')" "$q" "$fq" "$fl"
   done
 done
 echo "(medians over the rounds. rps/nginx: throughput ratio; p99/nginx: p99 latency ratio;"
-echo " nginx/CPU: nginx's CPU per request over this server's in the same round, >1 means cheaper than nginx)"
+echo " nginx/CPU: nginx's CPU per request over this server's in the same round, >1 means cheaper than nginx;"
+echo " CPU/floor: this server's CPU per request over the net/http floor's in the same round, <1 is cheaper;"
+echo " p99/floor: p99 latency over the floor's)"
