@@ -4,44 +4,36 @@ import (
 	"fmt"
 	"strconv"
 
-	qrcode "github.com/yeqown/go-qrcode/v2"
+	qr "github.com/piglig/go-qr"
 )
 
 // quietZone is the light border a QR code needs around it, in modules (ISO/IEC 18004
 // §6.3.8 asks for 4).
 const quietZone = 4
 
-// bitmap captures a QR code's modules (qrcode.Writer).
-type bitmap [][]bool
-
-func (b *bitmap) Write(m qrcode.Matrix) error { *b = m.Bitmap(); return nil }
-func (b *bitmap) Close() error                { return nil }
-
 // qrSVG returns text as a QR code in inline SVG: one path of dark modules on a white
-// square, sized by CSS, with a title for screen readers. yeqown/go-qrcode is a
-// maintained encoder that hands out the module matrix, so the page draws it itself and
-// needs no image.
+// square, sized by CSS, with a title for screen readers. piglig/go-qr (a port of Project
+// Nayuki's reference encoder) hands out the module matrix, so the page draws it itself
+// and needs no image. It picks the smallest version for error correction level M and
+// raises the level where the same version has room.
 func qrSVG(text, title string) (string, error) {
-	q, err := qrcode.NewWith(text, qrcode.WithErrorCorrectionLevel(qrcode.ErrorCorrectionMedium))
+	code, err := qr.EncodeText(text, qr.Medium)
 	if err != nil {
 		return "", fmt.Errorf("templates: QR code: %w", err)
 	}
-	var m bitmap
-	if err := q.Save(&m); err != nil {
-		return "", fmt.Errorf("templates: QR code: %w", err)
-	}
-	n := strconv.Itoa(len(m) + 2*quietZone)
+	size := code.Size()
+	n := strconv.Itoa(size + 2*quietZone)
 	b := make([]byte, 0, 4096)
 	b = append(b, `<svg class="qr" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 `+n+` `+n+`" role="img" aria-label="`+title+`" shape-rendering="crispEdges">`...)
 	b = append(b, `<rect width="`+n+`" height="`+n+`" fill="#fff"/><path fill="#000" d="`...)
 	// One rectangle per horizontal run of dark modules.
-	for y, row := range m {
-		for x := 0; x < len(row); x++ {
-			if !row[x] {
+	for y := range size {
+		for x := 0; x < size; x++ {
+			if !code.Module(x, y) {
 				continue
 			}
 			run := 1
-			for x+run < len(row) && row[x+run] {
+			for code.Module(x+run, y) { // false past the edge
 				run++
 			}
 			b = append(b, 'M')

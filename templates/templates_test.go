@@ -399,6 +399,25 @@ func TestQRCode(t *testing.T) {
 	}
 }
 
+// TestQRSVG draws texts of every size the profile URL can take, from the shortest
+// address to the longest, and reads each back; text past a QR code's capacity is an
+// error, not a broken code.
+func TestQRSVG(t *testing.T) {
+	long := "http://autoconfig.example.com/email.mobileconfig?emailaddress=" + strings.Repeat("a", 64) + "%40" + strings.Repeat("b", 250)
+	for _, text := range []string{"http://a.b/", "https://autoconfig.qq.com/email.mobileconfig?emailaddress=a%40qq.com", long, strings.Repeat("x", 2000)} {
+		svg, err := qrSVG(text, "title")
+		if err != nil {
+			t.Fatalf("%d bytes: %v", len(text), err)
+		}
+		if got := decodeQR(t, svg); got != text {
+			t.Errorf("%d bytes: read back %q", len(text), got)
+		}
+	}
+	if _, err := qrSVG(strings.Repeat("x", 3000), "title"); err == nil {
+		t.Error("3000 bytes made a QR code")
+	}
+}
+
 // decodeQR reads a QR code drawn by qrSVG back into its text with an independent
 // decoder (ZXing's Go port).
 func decodeQR(t *testing.T, svg string) string {
