@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,12 +283,7 @@ func TestPostgreSQL(t *testing.T) {
 	if out, err := run(filepath.Join(bin, "initdb"), "-D", data, "-A", "scram-sha-256", "-U", "mailconf", "--pwfile="+pw).CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
+	port := freePort(t)
 	if out, err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-w", "-l", filepath.Join(dir, "log"), "-o", "-h 127.0.0.1 -p "+port+" -k "+dir, "start").CombinedOutput(); err != nil {
 		t.Fatalf("pg_ctl start: %v\n%s", err, out)
 	}
@@ -314,4 +310,110 @@ func TestPostgreSQL(t *testing.T) {
 	exec("CREATE TABLE virtual_domains (domain text, active integer)")
 	exec("INSERT INTO virtual_domains VALUES ('one.example', 1), ('two.example', 1), ('gone.example', 0)")
 	testSQL(t, "postgres", dsn, exec, stop)
+}
+
+// freePort returns a loopback TCP port that was free a moment ago, for a server that
+// must be told its port.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// TestMariaDB starts a throwaway MariaDB server (Debian's mariadb-server package) and
+// reads domains from it through go-sql-driver/mysql, as a user with a password.
+func TestMariaDB(t *testing.T) {
+	mariadbd, err := exec.LookPath("mariadbd")
+	if err != nil {
+		// Debian keeps the server in /usr/sbin, which a user's PATH may leave out.
+		if _, serr := os.Stat("/usr/sbin/mariadbd"); serr != nil {
+			if os.Getenv("MAILCONF_REQUIRE_TOOLS") != "" {
+				t.Fatal("MariaDB is not installed")
+			}
+			t.Skip("MariaDB is not installed")
+		}
+		mariadbd = "/usr/sbin/mariadbd"
+	}
+	dir := t.TempDir()
+	owner := []string{}
+	if os.Geteuid() == 0 {
+		// mariadbd will not run as root unless told to; run it as the mysql user.
+		u, err := user.Lookup("mysql")
+		if err != nil {
+			t.Skip("running as root without a mysql user")
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		os.Chmod(filepath.Dir(dir), 0o755)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		owner = []string{"--user=mysql"}
+	}
+	data := filepath.Join(dir, "data")
+	install := exec.Command("mariadb-install-db", append([]string{"--no-defaults", "--datadir=" + data,
+		"--auth-root-authentication-method=normal", "--skip-test-db"}, owner...)...)
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
+	}
+	port := freePort(t)
+	server := exec.Command(mariadbd, append([]string{"--no-defaults", "--datadir=" + data, "--port=" + port,
+		"--bind-address=127.0.0.1", "--socket=" + filepath.Join(dir, "sock"), "--skip-log-bin",
+		"--log-error=" + filepath.Join(dir, "error.log")}, owner...)...)
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { server.Wait(); close(exited) }()
+	stop := func() {
+		server.Process.Signal(syscall.SIGTERM) // a clean shutdown
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			server.Process.Kill()
+			<-exited
+		}
+	}
+	t.Cleanup(stop)
+
+	// The install leaves root@127.0.0.1 without a password: make the user mailconf
+	// reads as, with one.
+	root, err := sql.Open("mysql", "root@tcp(127.0.0.1:"+port+")/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	for deadline := time.Now().Add(20 * time.Second); root.Ping() != nil; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("MariaDB did not start:\n%s", log)
+		}
+	}
+	for _, stmt := range []string{
+		"CREATE DATABASE mailconf",
+		"CREATE USER 'mailconf'@'127.0.0.1' IDENTIFIED BY 'secret-pw'",
+		"GRANT ALL ON mailconf.* TO 'mailconf'@'127.0.0.1'",
+		"CREATE TABLE mailconf.virtual_domains (domain varchar(255), active integer)",
+		"INSERT INTO mailconf.virtual_domains VALUES ('one.example', 1), ('two.example', 1), ('gone.example', 0)",
+	} {
+		if _, err := root.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	dsn := "mailconf:secret-pw@tcp(127.0.0.1:" + port + ")/mailconf"
+	conn, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	testSQL(t, "mysql", dsn, func(stmt string) {
+		t.Helper()
+		if _, err := conn.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}, stop)
 }
