@@ -203,6 +203,49 @@ func TestSQLite(t *testing.T) {
 	testSQL(t, "sqlite", db, exec, func() { os.Remove(db) })
 }
 
+// TestDSNFromEnvironment reads the connection string from dsn_env each time: a
+// changed value is used at the next refresh, and an unset one is an error that names
+// the variable and keeps the last list.
+func TestDSNFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a.db", "b.db"} {
+		conn, err := sql.Open("sqlite3", filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec("CREATE TABLE d (domain TEXT); INSERT INTO d VALUES ('" + strings.TrimSuffix(name, ".db") + ".example')"); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close()
+	}
+	cat := catalog(t, `[{sql: {driver: sqlite, dsn_env: MAILCONF_TEST_DSN, query: "SELECT domain FROM d"}}]`)
+	var m Manager
+	m.Timeout = 5 * time.Second
+	for _, tc := range []struct {
+		dsn     string // "" unsets the variable
+		want    string
+		wantErr string
+	}{
+		{dsn: filepath.Join(dir, "a.db"), want: "a.example"},
+		{dsn: filepath.Join(dir, "b.db"), want: "b.example"},
+		{want: "b.example", wantErr: "dsn_env: MAILCONF_TEST_DSN is not set"},
+	} {
+		if tc.dsn != "" {
+			t.Setenv("MAILCONF_TEST_DSN", tc.dsn)
+		} else {
+			os.Unsetenv("MAILCONF_TEST_DSN")
+		}
+		lists, _ := m.Refresh(context.Background(), cat, time.Now(), true)
+		err := m.Statuses()[0].Err
+		if got := strings.Join(names(lists[cat.Providers[0].ID]), " "); got != tc.want {
+			t.Errorf("DSN %q: domains %q, want %q", tc.dsn, got, tc.want)
+		}
+		if (err == nil) != (tc.wantErr == "") || err != nil && !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("DSN %q: error %v, want %q", tc.dsn, err, tc.wantErr)
+		}
+	}
+}
+
 // testSQL runs the checks common to every database: domains appear, a row added
 // appears after a refresh, a bad row is reported with its value, a database that went
 // away keeps the last list.
