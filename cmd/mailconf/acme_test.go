@@ -41,6 +41,7 @@ type pebbleCA struct {
 	directory string         // ACME directory URL
 	caFile    string         // PEM of the directory's own HTTPS certificate
 	roots     *x509.CertPool // roots of the certificates it issues
+	rootFile  string         // the same root, in a PEM file
 	log       *bytes.Buffer
 }
 
@@ -65,10 +66,15 @@ func startPebble(t *testing.T, httpPort, tlsPort int, resolver string) *pebbleCA
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(authority.GetRootCert(0).PEM()) {
+	rootPEM := authority.GetRootCert(0).PEM()
+	if !roots.AppendCertsFromPEM(rootPEM) {
 		t.Fatal("pebble root")
 	}
-	return &pebbleCA{directory: srv.URL + wfe.DirectoryPath, caFile: caFile, roots: roots, log: &logBuf}
+	rootFile := filepath.Join(filepath.Dir(caFile), "pebble-root.pem")
+	if err := os.WriteFile(rootFile, rootPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &pebbleCA{directory: srv.URL + wfe.DirectoryPath, caFile: caFile, roots: roots, rootFile: rootFile, log: &logBuf}
 }
 
 type lockedWriter struct {
@@ -89,6 +95,7 @@ func TestACME(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ACME issuance runs a CA")
 	}
+	openssl := needTool(t, "openssl", "openssl")
 	for _, mode := range []string{"tls-alpn-01", "http-01"} {
 		t.Run(mode, func(t *testing.T) {
 			httpPort, httpsPort, dnsPort := freePort(t), freePort(t), freePort(t)
@@ -173,6 +180,8 @@ tls:
 			if signer := p7.GetOnlySigner(); signer == nil || len(signer.DNSNames) == 0 || signer.DNSNames[0] != "autoconfig.example.org" {
 				t.Errorf("profile signed by %v", signer)
 			}
+			// And by OpenSSL, which must find the intermediate in the signature.
+			verifyProfileWithOpenSSL(t, openssl, signed, pebble.rootFile, "autoconfig.example.org", "a@example.org")
 			// Names outside the configuration get no certificate.
 			_, err = tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(httpsPort), &tls.Config{RootCAs: pebble.roots, ServerName: "autoconfig.unknown.example"})
 			if err == nil {

@@ -16,13 +16,7 @@ import (
 // certificate configured for signing alone, and OpenSSL verifies the signature against
 // the test CA; without any certificate it goes out unsigned.
 func TestProfileSigning(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("MAILCONF_REQUIRE_TOOLS") != "" {
-			t.Fatal("openssl not installed")
-		}
-		t.Skip("openssl not installed")
-	}
+	openssl := needTool(t, "openssl", "openssl")
 	dir := t.TempDir()
 	ca := newTestCA(t)
 	caPEM := filepath.Join(dir, "ca.pem")
@@ -48,35 +42,12 @@ func TestProfileSigning(t *testing.T) {
 		}
 		return b
 	}
-	verify := func(signed []byte, wantSigner string) {
-		t.Helper()
-		tmp := t.TempDir()
-		in, signer := filepath.Join(tmp, "p.mobileconfig"), filepath.Join(tmp, "signer.pem")
-		os.WriteFile(in, signed, 0o600)
-		out, err := exec.Command(openssl, "cms", "-verify", "-inform", "DER", "-in", in, "-CAfile", caPEM, "-purpose", "any", "-signer", signer).CombinedOutput()
-		if err != nil {
-			t.Fatalf("openssl cms -verify: %v\n%s", err, out)
-		}
-		if !strings.Contains(string(out), "<string>alice@qq.com</string>") {
-			t.Errorf("signed content:\n%s", out)
-		}
-		b, _ := os.ReadFile(signer)
-		block, _ := pem.Decode(b)
-		if block == nil {
-			t.Fatal("openssl wrote no signer certificate")
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil || len(cert.DNSNames) == 0 || cert.DNSNames[0] != wantSigner {
-			t.Errorf("signed by %v, want %s", cert.DNSNames, wantSigner)
-		}
-	}
-
 	d := startServe(t, "-https", "127.0.0.1:0", "-tls-cert", filepath.Join(dir, "https.pem"), "-tls-key", filepath.Join(dir, "https.key"))
-	verify(fetch(d), "autoconfig.qq.com")
+	verifyProfileWithOpenSSL(t, openssl, fetch(d), caPEM, "autoconfig.qq.com", "alice@qq.com")
 	d.stop(t)
 
 	d = startServe(t, "-config", signing)
-	verify(fetch(d), "profiles.example.net")
+	verifyProfileWithOpenSSL(t, openssl, fetch(d), caPEM, "profiles.example.net", "alice@qq.com")
 	d.stop(t)
 
 	d = startServe(t)
@@ -84,4 +55,32 @@ func TestProfileSigning(t *testing.T) {
 		t.Errorf("without a certificate: not a plain plist: %.40q", b)
 	}
 	d.stop(t)
+}
+
+// verifyProfileWithOpenSSL checks a signed profile with `openssl cms -verify` against
+// the root in caPEM (intermediates must come in the signature, as Apple devices need
+// them): the content must name address and the signer's first name must be wantSigner.
+func verifyProfileWithOpenSSL(t *testing.T, openssl string, signed []byte, caPEM, wantSigner, address string) {
+	t.Helper()
+	tmp := t.TempDir()
+	in, signer := filepath.Join(tmp, "p.mobileconfig"), filepath.Join(tmp, "signer.pem")
+	if err := os.WriteFile(in, signed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(openssl, "cms", "-verify", "-inform", "DER", "-in", in, "-CAfile", caPEM, "-purpose", "any", "-signer", signer).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl cms -verify: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "<string>"+address+"</string>") {
+		t.Errorf("signed content:\n%s", out)
+	}
+	b, _ := os.ReadFile(signer)
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatal("openssl wrote no signer certificate")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil || len(cert.DNSNames) == 0 || cert.DNSNames[0] != wantSigner {
+		t.Errorf("signed by %v, want %s", cert.DNSNames, wantSigner)
+	}
 }
