@@ -301,20 +301,10 @@ func TestPostgreSQL(t *testing.T) {
 		t.Skip("PostgreSQL is not installed")
 	}
 	bin := bins[len(bins)-1]
-	dir := t.TempDir()
 	// initdb refuses to run as root: run the server as the postgres user then.
+	dir, asRoot := serverDir(t, "postgres")
 	run := func(args ...string) *exec.Cmd { return exec.Command(args[0], args[1:]...) }
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			t.Skip("running as root without a postgres user")
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		os.Chmod(filepath.Dir(dir), 0o755)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
+	if asRoot {
 		run = func(args ...string) *exec.Cmd {
 			return exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...)
 		}
@@ -355,6 +345,28 @@ func TestPostgreSQL(t *testing.T) {
 	testSQL(t, "postgres", dsn, exec, stop)
 }
 
+// serverDir returns a directory for a database server's files. Database servers will
+// not run as root: when the tests do, the directory is given to account, the server's
+// own user on Debian, and asRoot is true (the test skips if there is no such user).
+func serverDir(t *testing.T, account string) (dir string, asRoot bool) {
+	t.Helper()
+	dir = t.TempDir()
+	if os.Geteuid() != 0 {
+		return dir, false
+	}
+	u, err := user.Lookup(account)
+	if err != nil {
+		t.Skipf("running as root without a %s user", account)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	return dir, true
+}
+
 // freePort returns a loopback TCP port that was free a moment ago, for a server that
 // must be told its port.
 func freePort(t *testing.T) string {
@@ -381,20 +393,10 @@ func TestMariaDB(t *testing.T) {
 		}
 		mariadbd = "/usr/sbin/mariadbd"
 	}
-	dir := t.TempDir()
+	// mariadbd will not run as root unless told to; run it as the mysql user then.
+	dir, asRoot := serverDir(t, "mysql")
 	owner := []string{}
-	if os.Geteuid() == 0 {
-		// mariadbd will not run as root unless told to; run it as the mysql user.
-		u, err := user.Lookup("mysql")
-		if err != nil {
-			t.Skip("running as root without a mysql user")
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		os.Chmod(filepath.Dir(dir), 0o755)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
+	if asRoot {
 		owner = []string{"--user=mysql"}
 	}
 	data := filepath.Join(dir, "data")
