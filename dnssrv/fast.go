@@ -493,7 +493,8 @@ func (t *fastTable) answer(q, out []byte, tcp bool) int {
 	edns, do, limit := 0, false, minUDPSize
 	if q[11] == 1 {
 		// OPT (RFC 6891 §6.1.2): root owner, type 41, version 0, options well
-		// formed and none we act on (NSID), nothing after it.
+		// formed and each one the fast path may pass over (passOverOption), nothing
+		// after it.
 		if off+11 > len(q) || q[off] != 0 || be16(q[off+1:]) != typeOPT || q[off+5] != 0 || q[off+6] != 0 {
 			return 0
 		}
@@ -508,7 +509,7 @@ func (t *fastTable) answer(q, out []byte, tcp bool) int {
 				return 0
 			}
 			code, l := be16(opts), int(be16(opts[2:]))
-			if len(opts) < 4+l || code == dns.EDNS0NSID {
+			if len(opts) < 4+l || !passOverOption(code) {
 				return 0
 			}
 			opts = opts[4+l:]
@@ -593,6 +594,20 @@ type hit struct {
 
 // lookup returns the prepared response for a lowercase wire name; nil when the
 // general path must answer. key is the name followed by the query type and class.
+// passOverOption reports whether the fast path may answer a query carrying an EDNS
+// option with this code without reading it. Not NSID, which the general path answers
+// (RFC 5001), nor the options whose content miekg/dns checks when it unpacks a query
+// (dns.makeDataOpt): there the general path answers FORMERR to a malformed option, and
+// the fast path must give the same answer or none.
+func passOverOption(code uint16) bool {
+	switch code {
+	case dns.EDNS0NSID, dns.EDNS0LLQ, dns.EDNS0UL, dns.EDNS0SUBNET, dns.EDNS0EXPIRE,
+		dns.EDNS0TCPKEEPALIVE, dns.EDNS0EDE, dns.EDNS0REPORTING, dns.EDNS0ZONEVERSION:
+		return false
+	}
+	return true
+}
+
 func (t *fastTable) lookup(name, key []byte, edns int) hit {
 	qclass := be16(key[len(key)-2:])
 	if qclass == dns.ClassCHAOS {
