@@ -32,6 +32,12 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+func (l *lockedBuffer) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
+}
+
 // testDaemon is a `mailconf serve` running inside the test process, on loopback
 // listeners with ports chosen by the system.
 type testDaemon struct {
