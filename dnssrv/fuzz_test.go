@@ -98,6 +98,10 @@ func fuzzOne(t *testing.T, a *answers, pkt, out []byte) {
 			if !m.Response || m.Id != be16(pkt) {
 				t.Fatalf("answer: qr %v id %d, query id %d", m.Response, m.Id, be16(pkt))
 			}
+			if !tcp && m.IsEdns0() == nil && len(resp) > minUDPSize {
+				// RFC 1035 §4.2.1: without EDNS a UDP client takes 512 bytes.
+				t.Fatalf("%d bytes over UDP without EDNS", len(resp))
+			}
 		}
 	}
 }

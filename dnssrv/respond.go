@@ -107,6 +107,13 @@ func (a *answers) serveRaw(pkt []byte, from netip.Addr, tcp bool) ([][]byte, err
 	req.SetRcodeFormatError(req)
 	req.Zero = false
 	req.Answer, req.Ns, req.Extra = nil, nil, nil
+	if len(req.Question) > 1 {
+		// RFC 9619: a query has one question; echoing hundreds of them (miekg/dns reads
+		// as many as the bytes hold, whatever the count says) could pass the 512 bytes
+		// a UDP client without EDNS takes (RFC 1035 §4.2.1). As for a parsed query with
+		// more than one, the reply has none.
+		req.Question = nil
+	}
 	out, err := req.Pack()
 	if err != nil {
 		return nil, nil // a question we cannot even repeat: stay silent
