@@ -592,8 +592,6 @@ type hit struct {
 	unique int
 }
 
-// lookup returns the prepared response for a lowercase wire name; nil when the
-// general path must answer. key is the name followed by the query type and class.
 // passOverOption reports whether the fast path may answer a query carrying an EDNS
 // option with this code without reading it. Not NSID, which the general path answers
 // (RFC 5001), nor the options whose content miekg/dns checks when it unpacks a query
@@ -608,6 +606,8 @@ func passOverOption(code uint16) bool {
 	return true
 }
 
+// lookup returns the prepared response for a lowercase wire name; nil when the
+// general path must answer. key is the name followed by the query type and class.
 func (t *fastTable) lookup(name, key []byte, edns int) hit {
 	qclass := be16(key[len(key)-2:])
 	if qclass == dns.ClassCHAOS {

@@ -133,7 +133,7 @@ func (a *answers) respond(req *dns.Msg, pkt []byte, from netip.Addr, tcp bool) (
 			if len(req.Question) == 1 && isTransfer(req.Question[0].Qtype) {
 				a.stats.add(xfrNotAuth)
 			}
-			out, err := a.notAuth(req, t, key, tsigErr)
+			out, err := a.notAuth(req, t, key, tsigErr, tcp)
 			if err != nil {
 				return nil, err
 			}
@@ -174,22 +174,38 @@ func finish(m *dns.Msg, limit int, origName string, sig *signer) ([]byte, error)
 // notAuth is the answer to a request whose TSIG does not verify (RFC 8945 §5.2): NOTAUTH
 // with the TSIG error; signed for BADTIME (§5.2.3), unsigned for BADKEY and BADSIG
 // (§5.3.2).
-func (a *answers) notAuth(req *dns.Msg, t *dns.TSIG, key *tsigKey, tsigErr uint16) ([]byte, error) {
+func (a *answers) notAuth(req *dns.Msg, t *dns.TSIG, key *tsigKey, tsigErr uint16, tcp bool) ([]byte, error) {
 	m := new(dns.Msg)
 	m.SetRcode(req, dns.RcodeNotAuth)
-	out, err := m.Pack()
+	head, err := m.Pack()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errPack, err)
 	}
+	var out []byte
 	if tsigErr == dns.RcodeBadTime && key != nil {
-		sig, err := newSigner(key, t)
-		if err != nil {
-			return nil, err
+		sig, serr := newSigner(key, t)
+		if serr != nil {
+			return nil, serr
 		}
 		sig.err, sig.timeSigned = tsigErr, t.TimeSigned
-		return sig.sign(out)
+		out, err = sig.sign(head)
+	} else {
+		out, err = appendUnsignedTSIG(head, t, tsigErr, time.Now())
 	}
-	return appendUnsignedTSIG(out, t, tsigErr, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if !tcp && len(out) > minUDPSize {
+		// The TSIG record repeats the request's key name and algorithm, so a request
+		// with long names gets an answer longer than the 512 bytes a UDP client
+		// without EDNS takes (RFC 1035 §4.2.1). Send the header and question with TC
+		// set instead: the client asks again over TCP and gets the whole answer.
+		m.Truncated = true
+		if out, err = m.Pack(); err != nil {
+			return nil, fmt.Errorf("%w: %w", errPack, err)
+		}
+	}
+	return out, nil
 }
 
 // qname returns the request's query name as sent (its letter case), or "".

@@ -79,6 +79,14 @@ func transferSeeds(t testing.TB) [][]byte {
 		}
 		out = append(out, signed(t, mk(), keys[0], now.Add(-time.Hour))) // BADTIME
 	}
+	// Names as long as names get (255 octets on the wire) in the question and as the
+	// key name: the NOTAUTH answer repeats both, and over UDP must still fit 512 bytes.
+	longName := func(c string) string {
+		return strings.Repeat(strings.Repeat(c, 63)+".", 3) + strings.Repeat(c, 61) + "."
+	}
+	long := new(dns.Msg)
+	long.SetQuestion(longName("a"), dns.TypeSRV)
+	out = append(out, signed(t, long, testKey{longName("k"), keys[0].alg, keys[0].secret}, now))
 	return out
 }
 
