@@ -339,7 +339,7 @@ done
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
-printf '%-17s %-18s %10s %10s %8s %10s %10s %12s %10s %10s\n' request server 'req/s' 'CPU us/req' 'p99 ms' 'rps/nginx' 'p99/nginx' 'nginx/CPU' 'CPU/floor' 'p99/floor'
+printf '%-17s %-18s %10s %10s %8s %10s %10s %12s %12s %12s\n' request server 'req/s' 'CPU us/req' 'p99 ms' 'rps/nginx' 'p99/nginx' 'nginx/CPU' 'CPU/net-http' 'p99/net-http'
 for req in $requests; do
   ng_r=$(median "${rps[$req,nginx]}"); ng_l=$(median "${p99[$req,nginx]}")
   fl_l=""
@@ -352,11 +352,11 @@ for req in $requests; do
     if [ -n "$fl_l" ] && [ "$srv" != nginx ]; then
       fq=$(median "${floor_ratio[$req,$srv]}"); fl=$(awk -v a="$l" -v b="$fl_l" 'BEGIN {printf "%.3f", a / b}')
     fi
-    printf '%-17s %-18s %10.0f %10.2f %8.2f %10.3f %10.3f %12.3f %10s %10s\n' "$req" "$srv" "$r" "$c" "$l" \
+    printf '%-17s %-18s %10.0f %10.2f %8.2f %10.3f %10.3f %12.3f %12s %12s\n' "$req" "$srv" "$r" "$c" "$l" \
       "$(awk -v a="$r" -v b="$ng_r" 'BEGIN {print a / b}')" "$(awk -v a="$l" -v b="$ng_l" 'BEGIN {print a / b}')" "$q" "$fq" "$fl"
   done
 done
 echo "(medians over the rounds. rps/nginx: throughput ratio; p99/nginx: p99 latency ratio;"
 echo " nginx/CPU: nginx's CPU per request over this server's in the same round, >1 means cheaper than nginx;"
-echo " CPU/floor: this server's CPU per request over the net/http floor's in the same round, <1 is cheaper;"
-echo " p99/floor: p99 latency over the floor's)"
+echo " CPU/net-http: this server's CPU per request over the net/http floor's in the same round, <1 is cheaper;"
+echo " p99/net-http: p99 latency over the net/http floor's)"

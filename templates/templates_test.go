@@ -399,9 +399,9 @@ func TestQRCode(t *testing.T) {
 	}
 }
 
-// TestQRSVG draws texts of every size the profile URL can take, from the shortest
-// address to the longest, and reads each back; text past a QR code's capacity is an
-// error, not a broken code.
+// TestQRSVG draws texts from a few bytes to well past any profile URL (2000 bytes,
+// version 34 or so) and reads each back; text past a QR code's capacity is an error,
+// not a broken code.
 func TestQRSVG(t *testing.T) {
 	long := "http://autoconfig.example.com/email.mobileconfig?emailaddress=" + strings.Repeat("a", 64) + "%40" + strings.Repeat("b", 250)
 	for _, text := range []string{"http://a.b/", "https://autoconfig.qq.com/email.mobileconfig?emailaddress=a%40qq.com", long, strings.Repeat("x", 2000)} {

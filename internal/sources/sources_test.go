@@ -219,6 +219,7 @@ func TestDSNFromEnvironment(t *testing.T) {
 		conn.Close()
 	}
 	cat := catalog(t, `[{sql: {driver: sqlite, dsn_env: MAILCONF_TEST_DSN, query: "SELECT domain FROM d"}}]`)
+	t.Setenv("MAILCONF_TEST_DSN", "") // restored when the test ends
 	var m Manager
 	m.Timeout = 5 * time.Second
 	for _, tc := range []struct {
@@ -433,6 +434,11 @@ func TestMariaDB(t *testing.T) {
 	}
 	defer root.Close()
 	for deadline := time.Now().Add(20 * time.Second); root.Ping() != nil; time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-exited:
+			deadline = time.Time{} // it stopped (its port taken, say): no use waiting
+		default:
+		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
 			t.Fatalf("MariaDB did not start:\n%s", log)
