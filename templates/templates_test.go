@@ -48,7 +48,13 @@ var links = Links{Autoconfig: "/mail/config-v1.1.xml", ISPDB: "/v1.1/", Autodisc
 
 func startServer(t testing.TB) *httptest.Server {
 	t.Helper()
-	cat, err := mailconf.Parse("test.yaml", []byte(testYAML))
+	return serveConfig(t, "test.yaml", testYAML)
+}
+
+// serveConfig serves the pages of the configuration yaml on a loopback test server.
+func serveConfig(t testing.TB, name, yaml string) *httptest.Server {
+	t.Helper()
+	cat, err := mailconf.Parse(name, []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -533,16 +539,7 @@ func TestIndexLimit(t *testing.T) {
 	for i := range indexProviders + 50 {
 		fmt.Fprintf(&b, "  - {id: p%d.example, display_name: P%d, domains: [p%d.example], incoming: [{type: imap, hostname: imap.p%d.example, port: 993, socket: SSL}], outgoing: [{hostname: smtp.p%d.example, port: 465, socket: SSL}]}\n", i, i, i, i, i)
 	}
-	cat, err := mailconf.Parse("many.yaml", []byte(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := New(cat, links)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(httpserver.New(httpserver.Options{}, h))
-	defer srv.Close()
+	srv := serveConfig(t, "many.yaml", b.String())
 	r := get(t, srv, "GET", "/?lang=en")
 	items := find(r.doc, "li", "", "")
 	listed := 0
